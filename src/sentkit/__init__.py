@@ -1,0 +1,39 @@
+"""sentkit: sentence embeddings with the sentence-transformers API, faster and lighter.
+
+``import sentkit`` is cheap: torch and transformers load on first use of a model class.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sentkit._version import __version__
+
+if TYPE_CHECKING:
+    from sentkit import errors, models, util
+    from sentkit.encoders.sentence_transformer import SentenceTransformer
+
+__all__ = ["SentenceTransformer", "__version__", "errors", "models", "util"]
+
+# Public name -> module that defines it; imported on first access.
+_LAZY = {
+    "SentenceTransformer": "sentkit.encoders.sentence_transformer",
+    "errors": "sentkit.errors",
+    "models": "sentkit.models",
+    "util": "sentkit.util",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'sentkit' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith(f".{name}") else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

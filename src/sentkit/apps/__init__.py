@@ -1,0 +1,1 @@
+"""Applications on top of embeddings: search, mining, clustering, keywords."""

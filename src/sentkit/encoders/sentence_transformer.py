@@ -1,0 +1,426 @@
+"""SentenceTransformer: texts -> dense embeddings, with the sentence-transformers API."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from sentkit._version import __version__
+from sentkit.encoders.folders import REFERENCE_FORMAT_VERSION, load_pipeline, save_pipeline
+from sentkit.errors import ConfigurationError, InputError, NumericalError
+from sentkit.inference.inputs import as_text_list, check_batch_size
+from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
+from sentkit.io.resolve import resolve_model_folder
+from sentkit.modules import Features, LoadOptions, Module, Transformer
+from sentkit.similarity import SIMILARITY_FUNCTIONS, similarity_name
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_VALUES = ("sentence_embedding", "token_embeddings", None)
+
+
+def default_device() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class SentenceTransformer(nn.Sequential):
+    """An embedding model: a sequence of modules that maps texts to vectors.
+
+    Loads a local folder, a Hugging Face cache entry or hub repo, or a model shipped by a carrier
+    package (``SentenceTransformer("all-MiniLM-L6-v2")``), or is built from ``modules``. The
+    parameters are those of sentence-transformers; ``model_kwargs``, ``tokenizer_kwargs`` and
+    ``config_kwargs`` go to the ``from_pretrained`` calls of the underlying Hugging Face model.
+
+    Raises:
+        ModelNotFoundError, ModelFormatError: the model cannot be found or its files are broken.
+        ConfigurationError: inconsistent settings (unknown default prompt, empty modules, backend).
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path | None = None,
+        *,
+        modules: Iterable[nn.Module] | OrderedDict[str, nn.Module] | None = None,
+        device: str | None = None,
+        prompts: dict[str, str] | None = None,
+        default_prompt_name: str | None = None,
+        cache_folder: str | None = None,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: bool | str | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        truncate_dim: int | None = None,
+        similarity_fn_name: str | None = None,
+        backend: str = "torch",
+        processor_kwargs: dict[str, Any] | None = None,
+        model_card_data: Any = None,
+    ) -> None:
+        if backend != "torch":
+            raise ConfigurationError(f"backend={backend!r} is not available yet; use backend='torch'.")
+        settings: dict[str, Any] = {}
+        if model_name_or_path is not None:
+            folder = resolve_model_folder(
+                model_name_or_path,
+                cache_folder=cache_folder,
+                revision=revision,
+                local_files_only=local_files_only,
+                token=token,
+            )
+            options = LoadOptions(
+                cache_folder=cache_folder,
+                revision=revision,
+                token=token,
+                local_files_only=local_files_only,
+                trust_remote_code=trust_remote_code,
+                model_kwargs=dict(model_kwargs or {}),
+                tokenizer_kwargs={**(processor_kwargs or {}), **(tokenizer_kwargs or {})},
+                config_kwargs=dict(config_kwargs or {}),
+                backend=backend,
+            )
+            loaded = load_pipeline(folder, options)
+            modules, settings = loaded.modules, loaded.settings
+        if modules is None:
+            raise ConfigurationError("Pass model_name_or_path or modules=[...] to build a SentenceTransformer.")
+        if not isinstance(modules, OrderedDict):
+            modules = OrderedDict((str(index), module) for index, module in enumerate(modules))
+        if not modules:
+            raise ConfigurationError("modules is empty; a SentenceTransformer needs at least one module.")
+        super().__init__(modules)
+        self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
+        self.backend = backend
+        self.prompts: dict[str, str] = {"query": "", "document": ""}
+        self.prompts.update({k: v for k, v in (settings.get("prompts") or {}).items() if v is not None})
+        self.prompts.update(prompts or {})
+        self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
+        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
+            raise ConfigurationError(
+                f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}."
+            )
+        self.truncate_dim = truncate_dim if truncate_dim is not None else settings.get("truncate_dim")
+        self._similarity_fn_name: str | None = None
+        name = similarity_fn_name or settings.get("similarity_fn_name")
+        if name is not None:
+            self.similarity_fn_name = name
+        self._prompt_lengths: dict[str, int] = {}
+        self.to(device or default_device())
+        self.eval()
+
+    # ----------------------------------------------------------------------------------- encode
+    def encode(
+        self,
+        sentences: str | Sequence[str] | np.ndarray | None = None,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        show_progress_bar: bool | None = None,
+        output_value: str | None = "sentence_embedding",
+        precision: str = "float32",
+        convert_to_numpy: bool = True,
+        convert_to_tensor: bool = False,
+        device: str | None = None,
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Embed one text or a list of texts.
+
+        Returns (by default) a float32 numpy array: (D,) for one text, (N, D) for a list, in input
+        order; ``(0, D)`` for an empty list. ``convert_to_tensor`` gives a torch tensor, neither
+        flag a list of tensors. ``output_value="token_embeddings"`` gives one (T_i, D) tensor per
+        text, ``None`` one dict of all features per text. ``precision`` other than float32 gives
+        quantized numpy arrays (binary ones packed to ceil(D / 8) columns).
+
+        Raises:
+            InputTypeError: an input item that is not a str (names its index and type).
+            InputError: an unencodable text (names its index), an unknown prompt name, precision or
+                output value, a non-positive batch size, an unknown keyword argument.
+            NumericalError: NaN or inf in the output (names the rows).
+        """
+        if sentences is None and "inputs" in kwargs:
+            sentences = kwargs.pop("inputs")
+        kwargs.pop("task", None)  # routing by task arrives with the Router module
+        if kwargs:
+            raise InputError(f"encode() got unexpected keyword arguments {sorted(kwargs)}.")
+        if output_value not in OUTPUT_VALUES:
+            raise InputError(f"output_value={output_value!r} is not one of {OUTPUT_VALUES}.")
+        check_precision(precision)
+        batch_size = check_batch_size(batch_size)
+        texts, is_single = as_text_list(sentences)
+        if show_progress_bar is None:
+            show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
+        if convert_to_tensor:
+            convert_to_numpy = False
+        if output_value != "sentence_embedding":
+            convert_to_numpy = convert_to_tensor = False
+        prompt = self._resolve_prompt(prompt, prompt_name)
+        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        if device is not None:
+            self.to(device)
+
+        if not texts:
+            return self._empty_output(precision, truncate_dim, convert_to_numpy, convert_to_tensor, output_value)
+        outputs = self._run(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim, normalize_embeddings)
+        if output_value != "sentence_embedding":
+            return outputs[0] if is_single else outputs
+        embeddings = torch.stack(outputs)  # (N, D)
+        result: Any = embeddings
+        if precision != "float32":
+            result = torch.from_numpy(quantize_embeddings(embeddings, precision))
+        if convert_to_numpy:
+            result = result.float().numpy() if result.dtype == torch.bfloat16 else result.numpy()
+        elif not convert_to_tensor:
+            result = list(result)
+        return result[0] if is_single else result
+
+    def _run(
+        self,
+        texts: list[str],
+        prompt: str | None,
+        batch_size: int,
+        show_progress_bar: bool,
+        output_value: str | None,
+        truncate_dim: int | None,
+        normalize: bool,
+    ) -> list[Any]:
+        """Run the pipeline over ``texts`` in length-sorted batches; outputs in input order."""
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        outputs: list[Any] = [None] * len(texts)
+        device = self.device
+        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
+            indices = order[start : start + batch_size]
+            features = self.tokenize([texts[i] for i in indices], prompt=prompt)
+            features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in features.items()}
+            with torch.inference_mode():
+                features = self.forward(features)
+            if output_value == "sentence_embedding":
+                embeddings = features["sentence_embedding"]  # (B, D)
+                _check_finite(embeddings, indices)
+                if truncate_dim is not None:
+                    embeddings = embeddings[:, :truncate_dim]
+                if normalize:
+                    embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+                rows: Sequence[Any] = embeddings.cpu()
+            elif output_value == "token_embeddings":
+                tokens, mask = features["token_embeddings"], features["attention_mask"]
+                _check_finite(tokens, indices)
+                lengths = mask.sum(dim=1).tolist()
+                rows = [tokens[row, : int(length)] for row, length in enumerate(lengths)]
+            else:
+                rows = [_row_features(features, row, len(indices)) for row in range(len(indices))]
+            for position, index in enumerate(indices):
+                outputs[index] = rows[position]
+        return outputs
+
+    def _empty_output(
+        self,
+        precision: str,
+        truncate_dim: int | None,
+        convert_to_numpy: bool,
+        convert_to_tensor: bool,
+        output_value: str | None,
+    ) -> Any:
+        if output_value != "sentence_embedding" or not (convert_to_numpy or convert_to_tensor):
+            return []
+        width = output_width(self.get_sentence_embedding_dimension(truncate_dim) or 0, precision)
+        empty = np.zeros((0, width), dtype=numpy_dtype(precision))
+        return torch.from_numpy(empty) if convert_to_tensor else empty
+
+    def encode_query(self, sentences: Any = None, prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any) -> Any:
+        """:meth:`encode` with the ``query`` prompt unless another is given."""
+        if prompt_name is None and prompt is None and "query" in self.prompts:
+            prompt_name = "query"
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, task="query", **kwargs)
+
+    def encode_document(
+        self, sentences: Any = None, prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any
+    ) -> Any:
+        """:meth:`encode` with the ``document`` (or ``passage`` / ``corpus``) prompt unless another is given."""
+        if prompt_name is None and prompt is None:
+            prompt_name = next((name for name in ("document", "passage", "corpus") if name in self.prompts), None)
+        return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, task="document", **kwargs)
+
+    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
+        if prompt is not None:
+            if prompt_name is not None:
+                logger.warning("Both prompt and prompt_name given; using prompt.")
+            return prompt
+        if prompt_name is not None:
+            if prompt_name not in self.prompts:
+                raise InputError(f"prompt_name={prompt_name!r} is not among the prompts {list(self.prompts)}.")
+            return self.prompts[prompt_name]
+        if self.default_prompt_name is not None:
+            return self.prompts.get(self.default_prompt_name)
+        return None
+
+    # ------------------------------------------------------------------------------- features
+    def tokenize(self, texts: list[str], prompt: str | None = None) -> Features:
+        """Tokenize ``texts`` (with ``prompt`` prepended) with the first module."""
+        first = self._first_module()
+        if prompt:
+            texts = [prompt + text for text in texts]
+        features: Features = first.tokenize(texts)  # type: ignore[operator]
+        if prompt and isinstance(first, Transformer):
+            features["prompt_length"] = self._prompt_length(first, prompt)
+        return features
+
+    def _prompt_length(self, transformer: Transformer, prompt: str) -> int:
+        """Tokens the prompt takes at the start of an input (its trailing special token excluded)."""
+        if prompt not in self._prompt_lengths:
+            ids = transformer.tokenize([prompt])["input_ids"][0].tolist()
+            special = set(getattr(transformer.tokenizer.hf_tokenizer, "all_special_ids", ()))
+            self._prompt_lengths[prompt] = len(ids) - (1 if ids and ids[-1] in special else 0)
+        return self._prompt_lengths[prompt]
+
+    def forward(self, features: Features) -> Features:  # type: ignore[override]
+        for module in self:
+            features = module(features)
+        return features
+
+    # ---------------------------------------------------------------------------- properties
+    def _first_module(self) -> nn.Module:
+        return next(iter(self._modules.values()))  # type: ignore[arg-type]
+
+    def _last_module(self) -> nn.Module:
+        return list(self._modules.values())[-1]  # type: ignore[return-value]
+
+    @property
+    def device(self) -> torch.device:
+        parameter = next(self.parameters(), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+    @property
+    def tokenizer(self) -> Any:
+        """The Hugging Face tokenizer of the first module."""
+        return self._first_module().tokenizer.hf_tokenizer  # type: ignore[union-attr]
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """Tokens kept per input; longer inputs are truncated. Setting past the model's limit raises."""
+        return getattr(self._first_module(), "max_seq_length", None)
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        first = self._first_module()
+        if not hasattr(first, "max_seq_length"):
+            raise ConfigurationError(f"The first module ({type(first).__name__}) has no max_seq_length.")
+        first.max_seq_length = value
+
+    def get_max_seq_length(self) -> int | None:
+        return self.max_seq_length
+
+    def get_sentence_embedding_dimension(self, truncate_dim: int | None = None) -> int | None:
+        """Size of the embeddings :meth:`encode` returns (after ``truncate_dim``)."""
+        dimension = None
+        for module in reversed(list(self._modules.values())):
+            method = getattr(module, "get_embedding_dimension", None)
+            dimension = method() if callable(method) else None
+            if dimension is not None:
+                break
+        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        if dimension is not None and truncate_dim is not None:
+            return min(dimension, truncate_dim)
+        return dimension
+
+    def get_embedding_dimension(self) -> int | None:
+        return self.get_sentence_embedding_dimension()
+
+    # ---------------------------------------------------------------------------- similarity
+    @property
+    def similarity_fn_name(self) -> str:
+        """``cosine`` (default), ``dot``, ``euclidean`` or ``manhattan``."""
+        if self._similarity_fn_name is None:
+            self._similarity_fn_name = "cosine"
+        return self._similarity_fn_name
+
+    @similarity_fn_name.setter
+    def similarity_fn_name(self, value: Any) -> None:
+        self._similarity_fn_name = None if value is None else similarity_name(value)
+
+    def similarity(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        """(N, M) similarities under :attr:`similarity_fn_name`; quantized inputs are compared as floats."""
+        return SIMILARITY_FUNCTIONS[self.similarity_fn_name][0](embeddings1, embeddings2)
+
+    def similarity_pairwise(self, embeddings1: Any, embeddings2: Any) -> Tensor:
+        """(N,) similarities of ``embeddings1[i]`` and ``embeddings2[i]``."""
+        return SIMILARITY_FUNCTIONS[self.similarity_fn_name][1](embeddings1, embeddings2)
+
+    # -------------------------------------------------------------------------------- saving
+    def save(
+        self,
+        path: str | Path,
+        model_name: str | None = None,
+        create_model_card: bool = True,
+        train_datasets: list[str] | None = None,
+        safe_serialization: bool = True,
+    ) -> None:
+        """Write the model to ``path`` in the sentence-transformers folder format."""
+        folder = Path(path)
+        modules = list(self._modules.values())
+        if not all(isinstance(module, Module) for module in modules):
+            raise ConfigurationError("Only sentkit modules can be saved; this model holds other nn.Modules.")
+        save_pipeline(folder, modules, self._settings(), safe_serialization)  # type: ignore[arg-type]
+        if create_model_card:
+            (folder / "README.md").write_text(self._model_card(model_name), encoding="utf-8")
+
+    def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
+        """Same as :meth:`save`."""
+        self.save(path, **kwargs)
+
+    def _settings(self) -> dict[str, Any]:
+        import transformers
+
+        settings: dict[str, Any] = {
+            "__version__": {
+                "sentence_transformers": REFERENCE_FORMAT_VERSION,
+                "sentkit": __version__,
+                "transformers": transformers.__version__,
+                "pytorch": torch.__version__,
+            },
+            "model_type": "SentenceTransformer",
+            "prompts": self.prompts,
+            "default_prompt_name": self.default_prompt_name,
+            "similarity_fn_name": self.similarity_fn_name,
+        }
+        if self.truncate_dim is not None:
+            settings["truncate_dim"] = self.truncate_dim
+        return settings
+
+    def _model_card(self, model_name: str | None) -> str:
+        name = model_name or self.model_name_or_path or "sentkit model"
+        lines = [f"# {name}", "", "A sentence embedding model saved by sentkit in the sentence-transformers format.", ""]
+        lines += [f"- Embedding dimension: {self.get_sentence_embedding_dimension()}"]
+        lines += [f"- Max sequence length: {self.max_seq_length}", f"- Similarity: {self.similarity_fn_name}", ""]
+        lines += ["Modules:", ""] + [f"{i}. {module!r}" for i, module in enumerate(self._modules.values())]
+        return "\n".join(lines) + "\n"
+
+
+def _check_finite(values: Tensor, indices: np.ndarray) -> None:
+    finite = torch.isfinite(values).reshape(values.shape[0], -1).all(dim=1)
+    if not bool(finite.all()):
+        rows = sorted(int(indices[i]) for i in torch.nonzero(~finite).flatten().tolist())
+        raise NumericalError(
+            f"The model produced NaN or inf for the inputs at indices {rows}. "
+            "Check the model weights and dtype (fp16 can overflow)."
+        )
+
+
+def _row_features(features: Features, row: int, batch: int) -> dict[str, Any]:
+    return {
+        name: value[row] if isinstance(value, Tensor) and value.ndim > 0 and value.shape[0] == batch else value
+        for name, value in features.items()
+    }

@@ -1,0 +1,61 @@
+"""The one exception tree of sentkit.
+
+Every error that sentkit raises on purpose derives from :class:`SentkitError`, so
+``except SentkitError`` catches them all. Each class also derives from the builtin that code
+written for sentence-transformers would catch (``ValueError``, ``TypeError``, ``OSError``,
+``ImportError``), so existing ``except`` clauses keep working::
+
+    SentkitError
+    ├── InputError (ValueError)               bad argument or input text: what, where, what to do
+    │   └── InputTypeError (TypeError)        an input item of the wrong type
+    ├── ConfigurationError (ValueError)       a setting that cannot hold (e.g. max_seq_length too large)
+    ├── ModelNotFoundError (OSError)          no local folder, cache entry, carrier package or hub repo
+    ├── ModelFormatError (ValueError)         a model folder that is broken: names the file and the problem
+    ├── NumericalError (FloatingPointError)   NaN or inf in an output: names the rows
+    └── MissingDependencyError (ImportError)  an optional extra is not installed: names the pip command
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "InputError",
+    "InputTypeError",
+    "MissingDependencyError",
+    "ModelFormatError",
+    "ModelNotFoundError",
+    "NumericalError",
+    "SentkitError",
+]
+
+
+class SentkitError(Exception):
+    """Root of every error sentkit raises on purpose."""
+
+
+class InputError(SentkitError, ValueError):
+    """An argument or an input text that sentkit cannot use."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An input item whose type is not accepted (for example ``None`` in a list of texts)."""
+
+
+class ConfigurationError(SentkitError, ValueError):
+    """A setting that cannot hold for this model."""
+
+
+class ModelNotFoundError(SentkitError, OSError):
+    """The model could be found neither locally, in the cache, in a carrier package nor on the hub."""
+
+
+class ModelFormatError(SentkitError, ValueError):
+    """A model folder that is incomplete or corrupt."""
+
+
+class NumericalError(SentkitError, FloatingPointError):
+    """A model output that holds NaN or infinite values."""
+
+
+class MissingDependencyError(SentkitError, ImportError):
+    """An optional dependency is missing; the message names the pip command that installs it."""

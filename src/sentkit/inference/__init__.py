@@ -1,0 +1,1 @@
+"""How a pipeline runs over many inputs: input checks, batching, output precision."""

@@ -1,0 +1,87 @@
+"""Output precision: float32 embeddings -> int8 / uint8 / binary / ubinary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from sentkit.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise InputError(f"precision={precision!r} is not supported; use one of {', '.join(PRECISIONS)}.")
+
+
+def output_width(dimension: int, precision: str) -> int:
+    """Columns of an embedding of ``dimension`` values stored at ``precision`` (binary packs 8 per byte)."""
+    return (dimension + 7) // 8 if precision.endswith("binary") else dimension
+
+
+def numpy_dtype(precision: str) -> type[np.generic]:
+    return {"float32": np.float32, "int8": np.int8, "uint8": np.uint8, "binary": np.int8, "ubinary": np.uint8}[
+        precision
+    ]
+
+
+def quantize_embeddings(
+    embeddings: Any,
+    precision: str,
+    ranges: np.ndarray | None = None,
+    calibration_embeddings: np.ndarray | None = None,
+) -> np.ndarray:
+    """Quantize float embeddings (N, D) to ``precision``.
+
+    int8/uint8 split each dimension's range into 256 buckets; the range comes from ``ranges``
+    (2, D), else from ``calibration_embeddings``, else from the embeddings themselves.
+    binary/ubinary keep the sign bit, packed 8 dimensions per byte: (N, ceil(D / 8)).
+
+    Raises:
+        InputError: an unknown precision, integer input, or int8 ranges asked of one embedding.
+    """
+    check_precision(precision)
+    if isinstance(embeddings, torch.Tensor):
+        embeddings = embeddings.detach().float().cpu().numpy()
+    elif isinstance(embeddings, list):
+        embeddings = np.stack([np.asarray(e.detach().float().cpu() if isinstance(e, torch.Tensor) else e) for e in embeddings])
+    embeddings = np.asarray(embeddings)
+    if embeddings.dtype.kind in "iu":
+        raise InputError("quantize_embeddings takes float embeddings; these are already integers.")
+    if precision == "float32":
+        return embeddings.astype(np.float32)
+    if precision.endswith("binary"):
+        packed = np.packbits(embeddings > 0, axis=-1)
+        return (packed - 128).astype(np.int8) if precision == "binary" else packed
+    if ranges is None:
+        ranges = _ranges(embeddings, precision, calibration_embeddings)
+    ranges = np.asarray(ranges, dtype=np.float32)
+    starts = ranges[0, :]
+    steps = (ranges[1, :] - starts) / 255
+    steps = np.where(steps == 0, 1, steps)
+    buckets = np.clip(np.floor((embeddings - starts) / steps), 0, 255)
+    return buckets.astype(np.uint8) if precision == "uint8" else (buckets - 128).astype(np.int8)
+
+
+def _ranges(embeddings: np.ndarray, precision: str, calibration: np.ndarray | None) -> np.ndarray:
+    if calibration is None:
+        if embeddings.ndim == 1 or embeddings.shape[0] == 1:
+            raise InputError(
+                f"Cannot compute {precision} ranges from a single embedding; pass ranges= or "
+                "calibration_embeddings= computed on a representative set of embeddings."
+            )
+        if embeddings.shape[0] < 100:
+            logger.warning(
+                "Computing %s quantization buckets from only %d embeddings; pass ranges or "
+                "calibration_embeddings from more embeddings for stable buckets.",
+                precision,
+                embeddings.shape[0],
+            )
+        calibration = embeddings
+    return np.vstack((np.min(calibration, axis=0), np.max(calibration, axis=0)))

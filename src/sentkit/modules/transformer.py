@@ -1,0 +1,253 @@
+"""Transformer: a Hugging Face encoder and its tokenizer, texts -> token embeddings."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from sentkit.errors import ConfigurationError, ModelFormatError
+from sentkit.io.files import read_json_object, write_json
+from sentkit.io.resolve import resolve_model_folder
+from sentkit.io.weights import check_safetensors
+from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.registry import register
+from sentkit.modules.tokenization import TextInput, Tokenizer
+
+logger = logging.getLogger(__name__)
+
+# Config file names sentence-transformers has used for this module, newest first.
+CONFIG_FILE_NAMES = (
+    "sentence_bert_config.json",
+    "sentence_roberta_config.json",
+    "sentence_distilbert_config.json",
+    "sentence_camembert_config.json",
+    "sentence_albert_config.json",
+    "sentence_xlm-roberta_config.json",
+    "sentence_xlnet_config.json",
+)
+
+# Architectures whose position ids start after the padding index, so they take
+# max_position_embeddings - pad_token_id - 1 tokens.
+PADDING_OFFSET_MODEL_TYPES = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"})
+
+
+@register("transformer")
+class Transformer(Module):
+    """Run a Hugging Face encoder: texts -> ``token_embeddings`` (B, T, D).
+
+    Args:
+        model_name_or_path: a local folder or a Hugging Face model id.
+        max_seq_length: tokens kept per input (truncation). Defaults to the tokenizer's
+            ``model_max_length`` capped by what the model's position embeddings allow.
+        model_args, tokenizer_args, config_args: keyword arguments for ``from_pretrained`` of the
+            model, tokenizer and config (newer names: ``model_kwargs``, ``tokenizer_kwargs`` or
+            ``processor_kwargs``, ``config_kwargs``).
+        cache_dir: Hugging Face cache folder.
+        do_lower_case: lowercase inputs before tokenizing.
+        tokenizer_name_or_path: where the tokenizer lives, when not with the model.
+
+    Raises:
+        ModelNotFoundError: the model cannot be found.
+        ModelFormatError: missing tokenizer files, corrupt weights, weights that do not fit the
+            config, invalid JSON.
+    """
+
+    config_keys: ClassVar[tuple[str, ...]] = ("max_seq_length", "do_lower_case")
+    config_file_name: ClassVar[str] = "sentence_bert_config.json"
+    save_in_root: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path,
+        max_seq_length: int | None = None,
+        model_args: dict[str, Any] | None = None,
+        cache_dir: str | None = None,
+        tokenizer_args: dict[str, Any] | None = None,
+        do_lower_case: bool = False,
+        tokenizer_name_or_path: str | None = None,
+        *,
+        config_args: dict[str, Any] | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        processor_kwargs: dict[str, Any] | None = None,
+        config_kwargs: dict[str, Any] | None = None,
+        backend: str = "torch",
+        revision: str | None = None,
+        token: bool | str | None = None,
+        local_files_only: bool = False,
+        trust_remote_code: bool = False,
+    ) -> None:
+        super().__init__()
+        if backend != "torch":
+            raise ConfigurationError(f"backend={backend!r} is not available yet; use backend='torch'.")
+        hub = {"cache_folder": cache_dir, "revision": revision, "token": token, "local_files_only": local_files_only}
+        folder = resolve_model_folder(model_name_or_path, expand_name=False, **hub)
+        tokenizer_folder = (
+            folder if tokenizer_name_or_path is None else resolve_model_folder(tokenizer_name_or_path, **hub)
+        )
+        model_options = {**(model_args or {}), **(model_kwargs or {})}
+        config_options = {**(config_args or {}), **(config_kwargs or {})}
+        tokenizer_options = {**(tokenizer_args or {}), **(tokenizer_kwargs or {}), **(processor_kwargs or {})}
+        trust = {"trust_remote_code": trust_remote_code}
+        self.model_folder = folder
+        self.do_lower_case = do_lower_case
+        self.auto_model = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
+        self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
+        self._forward_params = set(inspect.signature(self.auto_model.forward).parameters)
+        self._max_seq_length = min(self.model_max_positions, self.tokenizer.model_max_length)
+        if max_seq_length is not None:
+            if max_seq_length > self.model_max_positions:
+                logger.warning(
+                    "max_seq_length=%d exceeds the %d positions %s can take; using %d.",
+                    max_seq_length,
+                    self.model_max_positions,
+                    folder,
+                    self.model_max_positions,
+                )
+            self._max_seq_length = min(int(max_seq_length), self.model_max_positions)
+
+    @property
+    def model_max_positions(self) -> int:
+        """The most tokens the model's position embeddings allow (a large number when unbounded)."""
+        config = self.auto_model.config
+        positions = getattr(config, "max_position_embeddings", None)
+        if positions is None or positions <= 0:
+            return 1 << 30
+        if config.model_type in PADDING_OFFSET_MODEL_TYPES:
+            positions -= (getattr(config, "pad_token_id", None) or 0) + 1
+        return int(positions)
+
+    @property
+    def max_seq_length(self) -> int:
+        return self._max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigurationError(f"max_seq_length must be a positive int, got {value!r}.")
+        if value > self.model_max_positions:
+            raise ConfigurationError(
+                f"max_seq_length={value} exceeds the {self.model_max_positions} tokens this model "
+                f"({self.auto_model.config.model_type}) can take. Use a value <= {self.model_max_positions}."
+            )
+        self._max_seq_length = value
+
+    def get_embedding_dimension(self) -> int:
+        return int(self.auto_model.config.hidden_size)
+
+    def get_word_embedding_dimension(self) -> int:
+        """Older name of :meth:`get_embedding_dimension`."""
+        return self.get_embedding_dimension()
+
+    def tokenize(self, texts: list[TextInput], **kwargs: Any) -> Features:
+        """Tokenize texts (or text pairs) into padded tensors, truncated to ``max_seq_length``."""
+        return self.tokenizer(texts, self.max_seq_length)
+
+    def forward(self, features: Features) -> Features:
+        inputs = {key: value for key, value in features.items() if key in self._forward_params}
+        if not isinstance(inputs.get("attention_mask"), torch.Tensor):
+            inputs.pop("attention_mask", None)
+        output = self.auto_model(**inputs, return_dict=True)
+        features["token_embeddings"] = output.last_hidden_state  # (B, T, D)
+        hidden_states = getattr(output, "hidden_states", None)
+        if hidden_states is not None:
+            features["all_layer_embeddings"] = hidden_states
+        return features
+
+    def save(self, folder: str | Path, safe_serialization: bool = True) -> None:
+        folder = Path(folder)
+        self.auto_model.save_pretrained(folder, safe_serialization=safe_serialization)
+        self.tokenizer.save(folder, self.max_seq_length)
+        write_json(folder / self.config_file_name, self.get_config_dict())
+
+    @classmethod
+    def load(cls, folder: str | Path, options: LoadOptions | None = None) -> Module:
+        folder = Path(folder)
+        options = options or LoadOptions()
+        config: dict[str, Any] = {}
+        for name in CONFIG_FILE_NAMES:
+            if (folder / name).is_file():
+                config = read_json_object(folder / name)
+                break
+        # Older configs carry keyword arguments for from_pretrained under these names.
+        model_kwargs = {**config.pop("model_args", {}), **config.pop("model_kwargs", {}), **options.model_kwargs}
+        tokenizer_kwargs = {
+            **config.pop("tokenizer_args", {}),
+            **config.pop("processor_kwargs", {}),
+            **options.tokenizer_kwargs,
+        }
+        config_kwargs = {**config.pop("config_args", {}), **config.pop("config_kwargs", {}), **options.config_kwargs}
+        for saved in (model_kwargs, tokenizer_kwargs, config_kwargs):
+            saved.pop("trust_remote_code", None)  # a saved config never switches remote code on
+        settings = cls.normalize_config(config, source=folder / CONFIG_FILE_NAMES[0])
+        return cls(
+            folder,
+            max_seq_length=settings.get("max_seq_length"),
+            do_lower_case=bool(settings.get("do_lower_case", False)),
+            model_kwargs=model_kwargs,
+            tokenizer_kwargs=tokenizer_kwargs,
+            config_kwargs=config_kwargs,
+            trust_remote_code=options.trust_remote_code,
+            backend=options.backend,
+        )
+
+    @classmethod
+    def normalize_config(cls, config: dict[str, Any], source: Path | str = "config") -> dict[str, Any]:
+        # Keys that sentence-transformers 6 writes and sentkit derives from the model itself.
+        derived = {"transformer_task", "modality_config", "module_output_name", "unpad_inputs"}
+        return super().normalize_config({k: v for k, v in config.items() if k not in derived}, source)
+
+
+def _load_model(folder: Path, config_kwargs: dict[str, Any], model_kwargs: dict[str, Any]) -> torch.nn.Module:
+    """Load the encoder in ``folder``, checking that its weights fit its config."""
+    from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding
+
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ModelFormatError(f"{folder} has no config.json, so it is not a Hugging Face model folder.")
+    read_json_object(config_path)  # clear error for invalid JSON before transformers parses it
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors(weights)
+    try:
+        config = AutoConfig.from_pretrained(folder, **config_kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFormatError(f"Cannot read the model config {config_path}: {exc}") from exc
+    # Encoder-decoder families (T5) embed with their encoder alone.
+    loader = AutoModelForTextEncoding if config.model_type in ("t5", "mt5", "umt5") else AutoModel
+    try:
+        model, info = loader.from_pretrained(folder, config=config, output_loading_info=True, **model_kwargs)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelFormatError(f"Cannot load the model weights in {folder}: {exc}") from exc
+    _check_loading_info(model, folder, info)
+    model.eval()
+    return model
+
+
+def _check_loading_info(model: torch.nn.Module, folder: Path, info: dict[str, Any]) -> None:
+    """Weights the encoder needs but the file lacks, or that the file has for layers the config does
+    not know, mean the file and config disagree: transformers would fill them with random values."""
+    prefix = f"{getattr(model, 'base_model_prefix', '')}."
+    submodules = {name for name, _ in model.named_children()}
+    missing = sorted(key for key in info.get("missing_keys", ()) if not key.startswith("pooler."))
+    unexpected = sorted(
+        key
+        for key in info.get("unexpected_keys", ())
+        if key.removeprefix(prefix).split(".", 1)[0] in submodules and not key.startswith("pooler.")
+    )
+    mismatched = sorted(str(item) for item in info.get("mismatched_keys", ()))
+    problems = []
+    if missing:
+        problems.append(f"missing weights {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+    if unexpected:
+        problems.append(f"weights the config has no place for {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}")
+    if mismatched:
+        problems.append(f"weights of the wrong shape {mismatched[:10]}")
+    if problems:
+        raise ModelFormatError(
+            f"The weights in {folder} do not match its config.json: " + "; ".join(problems) + ". "
+            "The model files are incomplete or come from different models."
+        )
