@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_models import BUILDERS, build
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(os.environ.get("SENTKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+FAMILIES = sorted(BUILDERS)
+
+
+@pytest.fixture(scope="session")
+def hf_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny plain Hugging Face checkpoint per model family, built once per session."""
+    root = tmp_path_factory.mktemp("hf")
+    return {family: build(family, root / family) for family in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def stsb_path() -> Path:
+    path = SHARED_DATA / "stsb" / "sts-test.csv"
+    if not path.is_file():
+        pytest.skip(f"STS-B data not found at {path}")
+    return path
