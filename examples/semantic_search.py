@@ -29,7 +29,7 @@ def main() -> None:
     hits = util.semantic_search(query_embeddings, corpus_embeddings, top_k=3)
     elapsed = time.perf_counter() - started
     print(f"Searched {len(corpus)} sentences for {len(QUERIES)} queries in {elapsed:.1f} s (load included).\n")
-    for query, query_hits in zip(QUERIES, hits):
+    for query, query_hits in zip(QUERIES, hits, strict=False):
         print(f"Query: {query}")
         for hit in query_hits:
             print(f"  {hit['score']:.3f}  {corpus[int(hit['corpus_id'])]}")

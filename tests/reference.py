@@ -34,7 +34,10 @@ def reference_model(
     torch.manual_seed(1)
     transformer = models.Transformer(str(checkpoint), max_seq_length=64)
     dim = transformer.get_embedding_dimension()
-    modules: list[Any] = [transformer, models.Pooling(dim, pooling_mode=pooling_mode, include_prompt=include_prompt)]
+    modules: list[Any] = [
+        transformer,
+        models.Pooling(dim, pooling_mode=pooling_mode, include_prompt=include_prompt),
+    ]
     if dense:
         pooled = modules[1].get_embedding_dimension()
         modules.append(models.Dense(pooled, 16))
@@ -49,7 +52,7 @@ def max_abs_diff(a: Any, b: Any) -> float:
     """Largest absolute difference between two arrays, tensors or lists of tensors."""
     if isinstance(a, list):
         assert len(a) == len(b)
-        return max((max_abs_diff(x, y) for x, y in zip(a, b)), default=0.0)
+        return max((max_abs_diff(x, y) for x, y in zip(a, b, strict=False)), default=0.0)
     a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
     b = b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)

@@ -13,7 +13,15 @@ from tests.conftest import FAMILIES
 from tests.reference import TEXTS, max_abs_diff, reference_model
 
 TOLERANCE = 1e-5
-POOLING_MODES = ["mean", "cls", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken", ("cls", "mean", "max")]
+POOLING_MODES = [
+    "mean",
+    "cls",
+    "max",
+    "mean_sqrt_len_tokens",
+    "weightedmean",
+    "lasttoken",
+    ("cls", "mean", "max"),
+]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -89,7 +97,7 @@ def test_output_value_none_gives_all_features(model_pair) -> None:
     expected = reference.encode(TEXTS[:3], output_value=None)
     actual = ours.encode(TEXTS[:3], output_value=None)
     assert len(actual) == 3
-    for mine, theirs in zip(actual, expected):
+    for mine, theirs in zip(actual, expected, strict=False):
         assert max_abs_diff(mine["sentence_embedding"], theirs["sentence_embedding"]) <= TOLERANCE
         assert max_abs_diff(mine["token_embeddings"], theirs["token_embeddings"]) <= TOLERANCE
 
@@ -126,7 +134,9 @@ def test_plain_checkpoint_loads_as_transformer_plus_mean(hf_checkpoints: dict[st
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_saved_by_sentkit_loads_in_reference(hf_checkpoints: dict[str, Path], tmp_path: Path, family: str) -> None:
-    source = reference_model(hf_checkpoints[family], tmp_path / "src", pooling_mode=("mean", "max"), dense=True, normalize=True)
+    source = reference_model(
+        hf_checkpoints[family], tmp_path / "src", pooling_mode=("mean", "max"), dense=True, normalize=True
+    )
     ours = SentenceTransformer(source, device="cpu", prompts={"query": "q: "}, truncate_dim=12)
     ours.similarity_fn_name = "dot"
     ours.save(tmp_path / "saved")
@@ -156,7 +166,10 @@ def test_model_built_from_modules_matches_reference(hf_checkpoints: dict[str, Pa
         device="cpu",
     )
     reference = st.SentenceTransformer(
-        modules=[st_models.Transformer(checkpoint, max_seq_length=32), st_models.Pooling(32, pooling_mode="max")],
+        modules=[
+            st_models.Transformer(checkpoint, max_seq_length=32),
+            st_models.Pooling(32, pooling_mode="max"),
+        ],
         device="cpu",
     )
     assert max_abs_diff(ours.encode(TEXTS), reference.encode(TEXTS)) <= TOLERANCE
@@ -168,8 +181,13 @@ def test_similarity_functions_match(model_pair, name: str) -> None:
     reference.similarity_fn_name = name
     ours.similarity_fn_name = name
     embeddings = ours.encode(TEXTS)
-    assert max_abs_diff(ours.similarity(embeddings, embeddings), reference.similarity(embeddings, embeddings)) <= TOLERANCE
-    assert max_abs_diff(
-        ours.similarity_pairwise(embeddings, embeddings[::-1].copy()),
-        reference.similarity_pairwise(embeddings, embeddings[::-1].copy()),
-    ) <= TOLERANCE
+    assert (
+        max_abs_diff(ours.similarity(embeddings, embeddings), reference.similarity(embeddings, embeddings)) <= TOLERANCE
+    )
+    assert (
+        max_abs_diff(
+            ours.similarity_pairwise(embeddings, embeddings[::-1].copy()),
+            reference.similarity_pairwise(embeddings, embeddings[::-1].copy()),
+        )
+        <= TOLERANCE
+    )

@@ -103,7 +103,9 @@ def build_bert(folder: Path) -> None:
 def build_distilbert(folder: Path) -> None:
     from transformers import DistilBertConfig, DistilBertModel
 
-    config = DistilBertConfig(vocab_size=400, dim=HIDDEN, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=128)
+    config = DistilBertConfig(
+        vocab_size=400, dim=HIDDEN, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=128
+    )
     DistilBertModel(config).save_pretrained(folder)
     _save_wordpiece(folder, "DistilBertTokenizer")
 

@@ -7,7 +7,8 @@ written for sentence-transformers would catch (``ValueError``, ``TypeError``, ``
 
     SentkitError
     ├── InputError (ValueError)               bad argument or input text: what, where, what to do
-    │   └── InputTypeError (TypeError)        an input item of the wrong type
+    │   ├── InputTypeError (TypeError)        an input item of the wrong type
+    │   └── UnencodableTextError              a text that is not valid Unicode (lone surrogate)
     ├── ConfigurationError (ValueError)       a setting that cannot hold (e.g. max_seq_length too large)
     ├── ModelNotFoundError (OSError)          no local folder, cache entry, carrier package or hub repo
     ├── ModelFormatError (ValueError)         a model folder that is broken: names the file and the problem
@@ -26,6 +27,7 @@ __all__ = [
     "ModelNotFoundError",
     "NumericalError",
     "SentkitError",
+    "UnencodableTextError",
 ]
 
 
@@ -39,6 +41,17 @@ class InputError(SentkitError, ValueError):
 
 class InputTypeError(InputError, TypeError):
     """An input item whose type is not accepted (for example ``None`` in a list of texts)."""
+
+
+class UnencodableTextError(InputError):
+    """A text that cannot be encoded as UTF-8; ``index`` is its position in the input."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(
+            f"Text at index {index} cannot be encoded as UTF-8 (it holds a lone surrogate or similar); "
+            "clean it, e.g. text.encode('utf-8', 'replace').decode('utf-8')."
+        )
+        self.index = index
 
 
 class ConfigurationError(SentkitError, ValueError):

@@ -32,7 +32,11 @@ def semantic_search(
     Raises:
         InputError: non-positive ``top_k`` or chunk sizes, or mismatched embedding sizes.
     """
-    for name, value in (("top_k", top_k), ("query_chunk_size", query_chunk_size), ("corpus_chunk_size", corpus_chunk_size)):
+    for name, value in (
+        ("top_k", top_k),
+        ("query_chunk_size", query_chunk_size),
+        ("corpus_chunk_size", corpus_chunk_size),
+    ):
         if value <= 0:
             raise InputError(f"{name} must be positive, got {value}.")
     queries = to_tensor(query_embeddings)
@@ -59,6 +63,6 @@ def semantic_search(
             keep = min(top_k, merged_scores.shape[1])
             best_scores, positions = torch.topk(merged_scores, keep, dim=1)
             best_ids = torch.gather(merged_ids, 1, positions)
-        for ids, scores in zip(best_ids.tolist(), best_scores.tolist()):
-            results.append([{"corpus_id": int(i), "score": float(s)} for i, s in zip(ids, scores)])
+        for ids, scores in zip(best_ids.tolist(), best_scores.tolist(), strict=False):
+            results.append([{"corpus_id": int(i), "score": float(s)} for i, s in zip(ids, scores, strict=False)])
     return results

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from sentkit._version import __version__
 from sentkit.encoders.folders import REFERENCE_FORMAT_VERSION, load_pipeline, save_pipeline
-from sentkit.errors import ConfigurationError, InputError, NumericalError
+from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
 from sentkit.inference.inputs import as_text_list, check_batch_size
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
 from sentkit.io.resolve import resolve_model_folder
@@ -174,7 +174,9 @@ class SentenceTransformer(nn.Sequential):
 
         if not texts:
             return self._empty_output(precision, truncate_dim, convert_to_numpy, convert_to_tensor, output_value)
-        outputs = self._run(texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim, normalize_embeddings)
+        outputs = self._run(
+            texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim, normalize_embeddings
+        )
         if output_value != "sentence_embedding":
             return outputs[0] if is_single else outputs
         embeddings = torch.stack(outputs)  # (N, D)
@@ -200,16 +202,20 @@ class SentenceTransformer(nn.Sequential):
         """Run the pipeline over ``texts`` in length-sorted batches; outputs in input order."""
         order = np.argsort([-len(text) for text in texts], kind="stable")
         outputs: list[Any] = [None] * len(texts)
+        non_finite: list[int] = []
         device = self.device
         for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
             indices = order[start : start + batch_size]
-            features = self.tokenize([texts[i] for i in indices], prompt=prompt)
+            try:
+                features = self.tokenize([texts[i] for i in indices], prompt=prompt)
+            except UnencodableTextError as exc:
+                raise UnencodableTextError(int(indices[exc.index])) from exc.__cause__
             features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in features.items()}
             with torch.inference_mode():
                 features = self.forward(features)
             if output_value == "sentence_embedding":
                 embeddings = features["sentence_embedding"]  # (B, D)
-                _check_finite(embeddings, indices)
+                non_finite += _non_finite_rows(embeddings, indices)
                 if truncate_dim is not None:
                     embeddings = embeddings[:, :truncate_dim]
                 if normalize:
@@ -217,13 +223,18 @@ class SentenceTransformer(nn.Sequential):
                 rows: Sequence[Any] = embeddings.cpu()
             elif output_value == "token_embeddings":
                 tokens, mask = features["token_embeddings"], features["attention_mask"]
-                _check_finite(tokens, indices)
+                non_finite += _non_finite_rows(tokens, indices)
                 lengths = mask.sum(dim=1).tolist()
                 rows = [tokens[row, : int(length)] for row, length in enumerate(lengths)]
             else:
                 rows = [_row_features(features, row, len(indices)) for row in range(len(indices))]
             for position, index in enumerate(indices):
                 outputs[index] = rows[position]
+        if non_finite:
+            raise NumericalError(
+                f"The model produced NaN or inf for the inputs at indices {sorted(non_finite)}. "
+                "Check the model weights and dtype (fp16 can overflow)."
+            )
         return outputs
 
     def _empty_output(
@@ -240,7 +251,9 @@ class SentenceTransformer(nn.Sequential):
         empty = np.zeros((0, width), dtype=numpy_dtype(precision))
         return torch.from_numpy(empty) if convert_to_tensor else empty
 
-    def encode_query(self, sentences: Any = None, prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any) -> Any:
+    def encode_query(
+        self, sentences: Any = None, prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any
+    ) -> Any:
         """:meth:`encode` with the ``query`` prompt unless another is given."""
         if prompt_name is None and prompt is None and "query" in self.prompts:
             prompt_name = "query"
@@ -286,17 +299,17 @@ class SentenceTransformer(nn.Sequential):
             self._prompt_lengths[prompt] = len(ids) - (1 if ids and ids[-1] in special else 0)
         return self._prompt_lengths[prompt]
 
-    def forward(self, features: Features) -> Features:  # type: ignore[override]
+    def forward(self, features: Features) -> Features:
         for module in self:
             features = module(features)
         return features
 
     # ---------------------------------------------------------------------------- properties
     def _first_module(self) -> nn.Module:
-        return next(iter(self._modules.values()))  # type: ignore[arg-type]
+        return self[0]
 
     def _last_module(self) -> nn.Module:
-        return list(self._modules.values())[-1]  # type: ignore[return-value]
+        return self[-1]
 
     @property
     def device(self) -> torch.device:
@@ -318,7 +331,7 @@ class SentenceTransformer(nn.Sequential):
         first = self._first_module()
         if not hasattr(first, "max_seq_length"):
             raise ConfigurationError(f"The first module ({type(first).__name__}) has no max_seq_length.")
-        first.max_seq_length = value
+        setattr(first, "max_seq_length", value)  # noqa: B010 - nn.Module typing hides the property
 
     def get_max_seq_length(self) -> int | None:
         return self.max_seq_length
@@ -402,21 +415,28 @@ class SentenceTransformer(nn.Sequential):
 
     def _model_card(self, model_name: str | None) -> str:
         name = model_name or self.model_name_or_path or "sentkit model"
-        lines = [f"# {name}", "", "A sentence embedding model saved by sentkit in the sentence-transformers format.", ""]
+        lines = [
+            f"# {name}",
+            "",
+            "A sentence embedding model saved by sentkit in the sentence-transformers format.",
+            "",
+        ]
         lines += [f"- Embedding dimension: {self.get_sentence_embedding_dimension()}"]
-        lines += [f"- Max sequence length: {self.max_seq_length}", f"- Similarity: {self.similarity_fn_name}", ""]
+        lines += [
+            f"- Max sequence length: {self.max_seq_length}",
+            f"- Similarity: {self.similarity_fn_name}",
+            "",
+        ]
         lines += ["Modules:", ""] + [f"{i}. {module!r}" for i, module in enumerate(self._modules.values())]
         return "\n".join(lines) + "\n"
 
 
-def _check_finite(values: Tensor, indices: np.ndarray) -> None:
+def _non_finite_rows(values: Tensor, indices: np.ndarray) -> list[int]:
+    """Input indices of the rows of ``values`` (B, ...) that hold NaN or inf."""
     finite = torch.isfinite(values).reshape(values.shape[0], -1).all(dim=1)
-    if not bool(finite.all()):
-        rows = sorted(int(indices[i]) for i in torch.nonzero(~finite).flatten().tolist())
-        raise NumericalError(
-            f"The model produced NaN or inf for the inputs at indices {rows}. "
-            "Check the model weights and dtype (fp16 can overflow)."
-        )
+    if bool(finite.all()):
+        return []
+    return [int(indices[i]) for i in torch.nonzero(~finite).flatten().tolist()]
 
 
 def _row_features(features: Features, row: int, batch: int) -> dict[str, Any]:

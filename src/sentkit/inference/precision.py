@@ -25,10 +25,11 @@ def output_width(dimension: int, precision: str) -> int:
     return (dimension + 7) // 8 if precision.endswith("binary") else dimension
 
 
-def numpy_dtype(precision: str) -> type[np.generic]:
-    return {"float32": np.float32, "int8": np.int8, "uint8": np.uint8, "binary": np.int8, "ubinary": np.uint8}[
-        precision
-    ]
+def numpy_dtype(precision: str) -> np.dtype[Any]:
+    """The numpy dtype of embeddings stored at ``precision``."""
+    if precision == "float32":
+        return np.dtype(np.float32)
+    return np.dtype(np.int8 if precision in ("int8", "binary") else np.uint8)
 
 
 def quantize_embeddings(
@@ -50,7 +51,9 @@ def quantize_embeddings(
     if isinstance(embeddings, torch.Tensor):
         embeddings = embeddings.detach().float().cpu().numpy()
     elif isinstance(embeddings, list):
-        embeddings = np.stack([np.asarray(e.detach().float().cpu() if isinstance(e, torch.Tensor) else e) for e in embeddings])
+        embeddings = np.stack(
+            [np.asarray(e.detach().float().cpu() if isinstance(e, torch.Tensor) else e) for e in embeddings]
+        )
     embeddings = np.asarray(embeddings)
     if embeddings.dtype.kind in "iu":
         raise InputError("quantize_embeddings takes float embeddings; these are already integers.")

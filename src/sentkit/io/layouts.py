@@ -51,7 +51,9 @@ class SentenceTransformersFolder:
             parts = PurePosixPath(relative.replace("\\", "/")).parts
             if PurePosixPath(relative).is_absolute() or ".." in parts:
                 raise ModelFormatError(f"Entry {position} of {source} has path {relative!r} outside the model folder.")
-            entries.append(ModuleEntry(int(item.get("idx", position)), str(item.get("name", position)), relative, item["type"]))
+            entries.append(
+                ModuleEntry(int(item.get("idx", position)), str(item.get("name", position)), relative, item["type"])
+            )
         return entries
 
     def read_settings(self, folder: Path) -> dict[str, Any]:

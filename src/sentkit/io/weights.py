@@ -77,8 +77,7 @@ def load_weights_into(module: torch.nn.Module, folder: Path) -> None:
         problems.append(f"wrong shape (file vs config) {mismatched}")
     if problems:
         raise ModelFormatError(
-            f"The weights in {folder} do not match the {type(module).__name__} config: "
-            + "; ".join(problems)
+            f"The weights in {folder} do not match the {type(module).__name__} config: " + "; ".join(problems)
         )
     module.load_state_dict(state)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-from sentkit.errors import InputError, ModelFormatError
+from sentkit.errors import ModelFormatError, UnencodableTextError
 from sentkit.io.files import read_json
 
-TextInput = Union[str, tuple[str, str], list[str]]
+TextInput = str | tuple[str, str] | list[str]
 """One input: a text, or a (text, text) pair."""
 
 TOKENIZER_FILES = (
@@ -67,7 +67,7 @@ class Tokenizer:
         """Tokenize ``texts`` into padded (B, T) tensors, each truncated to ``max_length`` tokens.
 
         Raises:
-            InputError: a text that cannot be encoded (e.g. a lone surrogate), naming its index.
+            UnencodableTextError: a text that cannot be encoded (e.g. a lone surrogate), with its index.
         """
         batch: list[Any]
         if texts and isinstance(texts[0], str):
@@ -85,15 +85,12 @@ class Tokenizer:
             index = _first_unencodable(batch)
             if index is None:
                 raise
-            raise InputError(
-                f"Text at index {index} cannot be encoded as UTF-8 (it holds a lone surrogate or similar); "
-                "clean it, e.g. text.encode('utf-8', 'replace').decode('utf-8')."
-            ) from exc
+            raise UnencodableTextError(index) from exc
         return dict(encoded)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` without special tokens or truncation."""
-        return len(self.hf_tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(self.hf_tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
     def _head(self, text: str, max_length: int) -> str:
         """A prefix of ``text`` that tokenizes to the same first ``max_length`` tokens.
@@ -144,9 +141,9 @@ def _add_lowercasing(hf_tokenizer: Any) -> None:
     current = backend.normalizer
     if isinstance(current, normalizers.Lowercase):
         return
-    steps = [normalizers.Lowercase()]
+    steps: list[Any] = [normalizers.Lowercase()]
     if isinstance(current, normalizers.Sequence):
-        steps.extend(current)
+        steps.extend(list(current))  # type: ignore[call-overload]
     elif current is not None:
         steps.append(current)
     backend.normalizer = normalizers.Sequence(steps)

@@ -84,7 +84,12 @@ class Transformer(Module):
         super().__init__()
         if backend != "torch":
             raise ConfigurationError(f"backend={backend!r} is not available yet; use backend='torch'.")
-        hub = {"cache_folder": cache_dir, "revision": revision, "token": token, "local_files_only": local_files_only}
+        hub: dict[str, Any] = {
+            "cache_folder": cache_dir,
+            "revision": revision,
+            "token": token,
+            "local_files_only": local_files_only,
+        }
         folder = resolve_model_folder(model_name_or_path, expand_name=False, **hub)
         tokenizer_folder = (
             folder if tokenizer_name_or_path is None else resolve_model_folder(tokenizer_name_or_path, **hub)
@@ -95,7 +100,7 @@ class Transformer(Module):
         trust = {"trust_remote_code": trust_remote_code}
         self.model_folder = folder
         self.do_lower_case = do_lower_case
-        self.auto_model = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
+        self.auto_model: Any = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
         self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
         self._forward_params = set(inspect.signature(self.auto_model.forward).parameters)
         self._max_seq_length = min(self.model_max_positions, self.tokenizer.model_max_length)
@@ -174,13 +179,21 @@ class Transformer(Module):
                 config = read_json_object(folder / name)
                 break
         # Older configs carry keyword arguments for from_pretrained under these names.
-        model_kwargs = {**config.pop("model_args", {}), **config.pop("model_kwargs", {}), **options.model_kwargs}
+        model_kwargs = {
+            **config.pop("model_args", {}),
+            **config.pop("model_kwargs", {}),
+            **options.model_kwargs,
+        }
         tokenizer_kwargs = {
             **config.pop("tokenizer_args", {}),
             **config.pop("processor_kwargs", {}),
             **options.tokenizer_kwargs,
         }
-        config_kwargs = {**config.pop("config_args", {}), **config.pop("config_kwargs", {}), **options.config_kwargs}
+        config_kwargs = {
+            **config.pop("config_args", {}),
+            **config.pop("config_kwargs", {}),
+            **options.config_kwargs,
+        }
         for saved in (model_kwargs, tokenizer_kwargs, config_kwargs):
             saved.pop("trust_remote_code", None)  # a saved config never switches remote code on
         settings = cls.normalize_config(config, source=folder / CONFIG_FILE_NAMES[0])
@@ -202,7 +215,7 @@ class Transformer(Module):
         return super().normalize_config({k: v for k, v in config.items() if k not in derived}, source)
 
 
-def _load_model(folder: Path, config_kwargs: dict[str, Any], model_kwargs: dict[str, Any]) -> torch.nn.Module:
+def _load_model(folder: Path, config_kwargs: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
     """Load the encoder in ``folder``, checking that its weights fit its config."""
     from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding
 
@@ -243,7 +256,9 @@ def _check_loading_info(model: torch.nn.Module, folder: Path, info: dict[str, An
     if missing:
         problems.append(f"missing weights {missing[:10]}{' ...' if len(missing) > 10 else ''}")
     if unexpected:
-        problems.append(f"weights the config has no place for {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}")
+        problems.append(
+            f"weights the config has no place for {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}"
+        )
     if mismatched:
         problems.append(f"weights of the wrong shape {mismatched[:10]}")
     if problems:
