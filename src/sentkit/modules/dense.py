@@ -43,7 +43,7 @@ def activation_from_name(name: str, trust_remote_code: bool = False) -> nn.Modul
     return activation_class()
 
 
-@register("dense")
+@register("dense", reference=("Dense",))
 class Dense(Module):
     """``features[module_output_name] = activation(linear(features[module_input_name]))``: (B, in) -> (B, out).
 

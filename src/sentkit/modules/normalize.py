@@ -10,7 +10,7 @@ from sentkit.modules.base import Features, Module
 from sentkit.modules.registry import register
 
 
-@register("normalize")
+@register("normalize", reference=("Normalize",))
 class Normalize(Module):
     """``features[module_output_name] = x / ||x||_2`` over the last dimension (shape unchanged)."""
 

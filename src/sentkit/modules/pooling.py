@@ -30,7 +30,7 @@ def modes_from_flags(flags: dict[str, Any]) -> tuple[str, ...]:
     return modes or ("mean",)
 
 
-@register("pooling")
+@register("pooling", reference=("Pooling",))
 class Pooling(Module):
     """Pool ``token_embeddings`` (B, T, D) into ``sentence_embedding`` (B, len(modes) * D).
 

@@ -22,26 +22,28 @@ ModuleClass = TypeVar("ModuleClass", bound="type[Module]")
 
 _REGISTRY: dict[str, type[Module]] = {}
 
-# sentence-transformers class name -> sentkit short name, for modules both libraries have.
-REFERENCE_CLASS_NAMES: dict[str, str] = {
-    "Transformer": "transformer",
-    "Pooling": "pooling",
-    "Dense": "dense",
-    "Normalize": "normalize",
-}
+# sentence-transformers class name -> sentkit short name, filled by ``register(..., reference=...)``.
+REFERENCE_CLASS_NAMES: dict[str, str] = {}
 
 _REFERENCE_PREFIX = "sentence_transformers."
 _SENTKIT_PREFIX = "sentkit."
 
 
-def register(name: str) -> Callable[[ModuleClass], ModuleClass]:
-    """Class decorator: register a module class under the short ``name``."""
+def register(name: str, reference: tuple[str, ...] = ()) -> Callable[[ModuleClass], ModuleClass]:
+    """Class decorator: register a module class under the short ``name``.
+
+    ``reference`` lists the sentence-transformers class names this module reads (the first is the
+    one it is saved as); leave it empty for modules the reference does not have.
+    """
 
     def decorate(cls: ModuleClass) -> ModuleClass:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"Module name {name!r} is already registered to {_REGISTRY[name].__name__}.")
         cls.registry_name = name
+        cls.reference_names = reference
         _REGISTRY[name] = cls
+        for class_name in reference:
+            REFERENCE_CLASS_NAMES[class_name] = name
         return cls
 
     return decorate
@@ -81,9 +83,8 @@ def module_class_for_type(type_string: str) -> type[Module]:
 
 def type_string_for(module: Module) -> str:
     """The ``modules.json`` type under which ``module`` is saved."""
-    for class_name, short_name in REFERENCE_CLASS_NAMES.items():
-        if short_name == module.registry_name:
-            return f"{_REFERENCE_PREFIX}models.{class_name}"
+    if module.reference_names:
+        return f"{_REFERENCE_PREFIX}models.{module.reference_names[0]}"
     return f"{_SENTKIT_PREFIX}{module.registry_name}"
 
 

@@ -35,7 +35,11 @@ CONFIG_FILE_NAMES = (
 PADDING_OFFSET_MODEL_TYPES = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"})
 
 
-@register("transformer")
+# Older sentence-transformers versions saved the Transformer under per-architecture class names.
+@register(
+    "transformer",
+    reference=("Transformer", "BERT", "RoBERTa", "DistilBERT", "ALBERT", "CamemBERT", "XLMRoBERTa", "XLNet", "T5"),
+)
 class Transformer(Module):
     """Run a Hugging Face encoder: texts -> ``token_embeddings`` (B, T, D).
 
