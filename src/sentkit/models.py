@@ -1,5 +1,51 @@
 """``sentkit.models``: the building blocks under the names sentence-transformers users know."""
 
-from sentkit.modules import Dense, Module, Normalize, Pooling, Transformer
+from sentkit.modules import (
+    CNN,
+    LSTM,
+    Asym,
+    BoW,
+    Dense,
+    Dropout,
+    LayerNorm,
+    Module,
+    Normalize,
+    PhraseTokenizer,
+    Pooling,
+    Router,
+    StaticEmbedding,
+    Transformer,
+    WeightedLayerPooling,
+    WhitespaceTokenizer,
+    WKPooling,
+    WordEmbeddings,
+    WordTokenizer,
+    WordWeights,
+)
 
-__all__ = ["Dense", "Module", "Normalize", "Pooling", "Transformer"]
+# ``models.tokenizer.WhitespaceTokenizer`` as in sentence-transformers' older layout.
+from sentkit.modules import word_tokenizers as tokenizer
+
+__all__ = [
+    "CNN",
+    "LSTM",
+    "Asym",
+    "BoW",
+    "Dense",
+    "Dropout",
+    "LayerNorm",
+    "Module",
+    "Normalize",
+    "PhraseTokenizer",
+    "Pooling",
+    "Router",
+    "StaticEmbedding",
+    "Transformer",
+    "WKPooling",
+    "WeightedLayerPooling",
+    "WhitespaceTokenizer",
+    "WordEmbeddings",
+    "WordTokenizer",
+    "WordWeights",
+    "tokenizer",
+]

@@ -15,11 +15,12 @@ from tqdm.auto import tqdm
 
 from sentkit._version import __version__
 from sentkit.encoders.folders import REFERENCE_FORMAT_VERSION, load_pipeline, save_pipeline
+from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs
 from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
-from sentkit.inference.inputs import as_text_list, check_batch_size
+from sentkit.inference.inputs import as_text_list, check_batch_size, split_task_inputs
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
 from sentkit.io.resolve import resolve_model_folder
-from sentkit.modules import Features, LoadOptions, Module, Transformer
+from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.similarity import SIMILARITY_FUNCTIONS, similarity_name
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class SentenceTransformer(nn.Sequential):
             modules = OrderedDict((str(index), module) for index, module in enumerate(modules))
         if not modules:
             raise ConfigurationError("modules is empty; a SentenceTransformer needs at least one module.")
+        check_dimensions(modules.values())
+        enable_layer_outputs(modules.values())
         super().__init__(modules)
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         self.backend = backend
@@ -153,13 +156,15 @@ class SentenceTransformer(nn.Sequential):
         """
         if sentences is None and "inputs" in kwargs:
             sentences = kwargs.pop("inputs")
-        kwargs.pop("task", None)  # routing by task arrives with the Router module
+        task = kwargs.pop("task", None)
         if kwargs:
             raise InputError(f"encode() got unexpected keyword arguments {sorted(kwargs)}.")
         if output_value not in OUTPUT_VALUES:
             raise InputError(f"output_value={output_value!r} is not one of {OUTPUT_VALUES}.")
         check_precision(precision)
         batch_size = check_batch_size(batch_size)
+        if self._has_router():
+            sentences, task = split_task_inputs(sentences, task)
         texts, is_single = as_text_list(sentences)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
@@ -175,7 +180,7 @@ class SentenceTransformer(nn.Sequential):
         if not texts:
             return self._empty_output(precision, truncate_dim, convert_to_numpy, convert_to_tensor, output_value)
         outputs = self._run(
-            texts, prompt, batch_size, show_progress_bar, output_value, truncate_dim, normalize_embeddings
+            texts, prompt, task, batch_size, show_progress_bar, output_value, truncate_dim, normalize_embeddings
         )
         if output_value != "sentence_embedding":
             return outputs[0] if is_single else outputs
@@ -193,6 +198,7 @@ class SentenceTransformer(nn.Sequential):
         self,
         texts: list[str],
         prompt: str | None,
+        task: str | None,
         batch_size: int,
         show_progress_bar: bool,
         output_value: str | None,
@@ -207,7 +213,7 @@ class SentenceTransformer(nn.Sequential):
         for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
             indices = order[start : start + batch_size]
             try:
-                features = self.tokenize([texts[i] for i in indices], prompt=prompt)
+                features = self.tokenize([texts[i] for i in indices], prompt=prompt, task=task)
             except UnencodableTextError as exc:
                 raise UnencodableTextError(int(indices[exc.index])) from exc.__cause__
             features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in features.items()}
@@ -281,15 +287,23 @@ class SentenceTransformer(nn.Sequential):
         return None
 
     # ------------------------------------------------------------------------------- features
-    def tokenize(self, texts: list[str], prompt: str | None = None) -> Features:
-        """Tokenize ``texts`` (with ``prompt`` prepended) with the first module."""
+    def tokenize(self, texts: list[str], prompt: str | None = None, task: str | None = None) -> Features:
+        """Tokenize ``texts`` (with ``prompt`` prepended) with the first module; ``task`` picks Router routes."""
         first = self._first_module()
         if prompt:
             texts = [prompt + text for text in texts]
-        features: Features = first.tokenize(texts)  # type: ignore[operator]
+        if isinstance(first, Router):
+            features: Features = first.tokenize(texts, task=task)
+            first = first.routes()[first.route(task)][0]
+        else:
+            features = first.tokenize(texts)  # type: ignore[operator]
+        features["task"] = task
         if prompt and isinstance(first, Transformer):
             features["prompt_length"] = self._prompt_length(first, prompt)
         return features
+
+    def _has_router(self) -> bool:
+        return any(isinstance(module, Router) for module in self)
 
     def _prompt_length(self, transformer: Transformer, prompt: str) -> int:
         """Tokens the prompt takes at the start of an input (its trailing special token excluded)."""

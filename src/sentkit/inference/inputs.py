@@ -34,6 +34,38 @@ def as_text_list(inputs: Any) -> tuple[list[str], bool]:
     return texts, False
 
 
+def split_task_inputs(inputs: Any, task: str | None) -> tuple[Any, str | None]:
+    """Turn inputs written as ``{task: text}`` (the Asym convention) into texts and one task.
+
+    Inputs that are not dicts pass through unchanged with ``task``.
+
+    Raises:
+        InputError: dicts with other than one key, keys that differ within the batch, or a key that
+            contradicts ``task``.
+    """
+    if isinstance(inputs, dict):
+        inputs = [inputs]
+        single = True
+    elif isinstance(inputs, (list, tuple)) and inputs and all(isinstance(item, dict) for item in inputs):
+        single = False
+    else:
+        return inputs, task
+    keys = []
+    for index, item in enumerate(inputs):
+        if len(item) != 1:
+            raise InputError(f"Input at index {index} has keys {list(item)}; write each input as {{route: text}}.")
+        keys.append(next(iter(item)))
+    if len(set(keys)) > 1:
+        raise InputError(
+            f"The inputs mix the routes {sorted(set(keys))}; one encode call takes one route. "
+            "Encode each route's inputs in its own call."
+        )
+    if task is not None and task != keys[0]:
+        raise InputError(f"task={task!r} contradicts the inputs' route {keys[0]!r}.")
+    texts = [next(iter(item.values())) for item in inputs]
+    return (texts[0] if single else texts), keys[0]
+
+
 def check_batch_size(batch_size: Any) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise InputError(f"batch_size must be a positive int, got {batch_size!r}.")

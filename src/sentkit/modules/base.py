@@ -51,6 +51,8 @@ class Module(torch.nn.Module):
     config_file_name: ClassVar[str] = "config.json"
     has_weights: ClassVar[bool] = False
     save_in_root: ClassVar[bool] = False
+    needs_all_layers: ClassVar[bool] = False
+    """True for modules that read ``all_layer_embeddings`` (every encoder layer's output)."""
     needs_files: ClassVar[bool] = True
     """False for modules whose config has defaults for every key, so a missing folder is fine."""
 
@@ -63,6 +65,10 @@ class Module(torch.nn.Module):
 
     def get_embedding_dimension(self) -> int | None:
         """Size of the embedding this module outputs, or None if it does not change it."""
+        return None
+
+    def expected_input_dimension(self) -> int | None:
+        """Size of the embedding this module reads, or None if any size works (checked when a model is built)."""
         return None
 
     def get_sentence_embedding_dimension(self) -> int | None:

@@ -107,6 +107,9 @@ class Dense(Module):
         features[self.module_output_name] = out
         return features
 
+    def expected_input_dimension(self) -> int:
+        return self.in_features
+
     def get_embedding_dimension(self) -> int:
         return self.out_features
 

@@ -95,6 +95,9 @@ class Pooling(Module):
         config["pooling_mode"] = self.pooling_mode if isinstance(self.pooling_mode, str) else list(self.modes)
         return config
 
+    def expected_input_dimension(self) -> int:
+        return self.embedding_dimension
+
     def get_embedding_dimension(self) -> int:
         return len(self.modes) * self.embedding_dimension
 

@@ -107,6 +107,8 @@ class Transformer(Module):
         self.auto_model: Any = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
         self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
         self._forward_params = set(inspect.signature(self.auto_model.forward).parameters)
+        # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
+        self.output_hidden_states = bool(getattr(self.auto_model.config, "output_hidden_states", False))
         self._max_seq_length = min(self.model_max_positions, self.tokenizer.model_max_length)
         if max_seq_length is not None:
             if max_seq_length > self.model_max_positions:
@@ -160,6 +162,8 @@ class Transformer(Module):
         inputs = {key: value for key, value in features.items() if key in self._forward_params}
         if not isinstance(inputs.get("attention_mask"), torch.Tensor):
             inputs.pop("attention_mask", None)
+        if self.output_hidden_states:
+            inputs["output_hidden_states"] = True
         output = self.auto_model(**inputs, return_dict=True)
         features["token_embeddings"] = output.last_hidden_state  # (B, T, D)
         hidden_states = getattr(output, "hidden_states", None)
