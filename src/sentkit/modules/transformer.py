@@ -104,11 +104,11 @@ class Transformer(Module):
         trust = {"trust_remote_code": trust_remote_code}
         self.model_folder = folder
         self.do_lower_case = do_lower_case
-        self.auto_model: Any = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
+        self.model: Any = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
         self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
-        self._forward_params = set(inspect.signature(self.auto_model.forward).parameters)
+        self._forward_params = set(inspect.signature(self.model.forward).parameters)
         # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
-        self.output_hidden_states = bool(getattr(self.auto_model.config, "output_hidden_states", False))
+        self.output_hidden_states = bool(getattr(self.model.config, "output_hidden_states", False))
         self._max_seq_length = min(self.model_max_positions, self.tokenizer.model_max_length)
         if max_seq_length is not None:
             if max_seq_length > self.model_max_positions:
@@ -122,9 +122,14 @@ class Transformer(Module):
             self._max_seq_length = min(int(max_seq_length), self.model_max_positions)
 
     @property
+    def auto_model(self) -> Any:
+        """The Hugging Face model (the name older sentence-transformers versions used)."""
+        return self.model
+
+    @property
     def model_max_positions(self) -> int:
         """The most tokens the model's position embeddings allow (a large number when unbounded)."""
-        config = self.auto_model.config
+        config = self.model.config
         positions = getattr(config, "max_position_embeddings", None)
         if positions is None or positions <= 0:
             return 1 << 30
@@ -143,12 +148,12 @@ class Transformer(Module):
         if value > self.model_max_positions:
             raise ConfigurationError(
                 f"max_seq_length={value} exceeds the {self.model_max_positions} tokens this model "
-                f"({self.auto_model.config.model_type}) can take. Use a value <= {self.model_max_positions}."
+                f"({self.model.config.model_type}) can take. Use a value <= {self.model_max_positions}."
             )
         self._max_seq_length = value
 
     def get_embedding_dimension(self) -> int:
-        return int(self.auto_model.config.hidden_size)
+        return int(self.model.config.hidden_size)
 
     def get_word_embedding_dimension(self) -> int:
         """Older name of :meth:`get_embedding_dimension`."""
@@ -164,7 +169,7 @@ class Transformer(Module):
             inputs.pop("attention_mask", None)
         if self.output_hidden_states:
             inputs["output_hidden_states"] = True
-        output = self.auto_model(**inputs, return_dict=True)
+        output = self.model(**inputs, return_dict=True)
         features["token_embeddings"] = output.last_hidden_state  # (B, T, D)
         hidden_states = getattr(output, "hidden_states", None)
         if hidden_states is not None:
@@ -173,7 +178,10 @@ class Transformer(Module):
 
     def save(self, folder: str | Path, safe_serialization: bool = True) -> None:
         folder = Path(folder)
-        self.auto_model.save_pretrained(folder, safe_serialization=safe_serialization)
+        if self.output_hidden_states:
+            # Saved so that other libraries loading the folder also return every layer.
+            self.model.config.output_hidden_states = True
+        self.model.save_pretrained(folder, safe_serialization=safe_serialization)
         self.tokenizer.save(folder, self.max_seq_length)
         write_json(folder / self.config_file_name, self.get_config_dict())
 

@@ -84,7 +84,7 @@ class WKPooling(Module):
                 f"WKPooling with layer_start={self.layer_start} keeps fewer than 2 of the model's {len(layers)} layers."
             )
         device, dtype = layers[0].device, layers[0].dtype
-        stacked = torch.stack(layers[self.layer_start :], dim=2).detach().cpu().double()  # (B, T, L, D)
+        stacked = torch.stack(layers[self.layer_start :], dim=2).cpu().double()  # (B, T, L, D)
         keep = token_mask(features["attention_mask"].cpu())  # (B, T)
         embeddings = []
         for row in range(stacked.shape[0]):
@@ -118,11 +118,12 @@ def layer_weights(tokens: Tensor, window: int) -> Tensor:
     for layer in range(count):
         context = [j for j in range(max(0, layer - window), min(count, layer + window + 1)) if j != layer]
         columns = tokens[:, [*context, layer], :].transpose(1, 2)  # (N, D, w + 1), v_i last
-        r = torch.linalg.qr(columns, mode="r").R  # (N, w + 1, w + 1)
+        r = torch.linalg.qr(columns).R  # (N, w + 1, w + 1)
         own = r[:, :, -1]  # (N, w + 1): v_i in the basis Q
         novelty[:, layer] = own[:, -1].abs() / own.norm(dim=1).clamp_min(_EPS)
         cosines = F.cosine_similarity(r[:, :, :-1], own.unsqueeze(-1), dim=1, eps=_EPS)  # (N, w)
-        alignment[:, layer] = 1.0 / cosines.mean(dim=1).clamp_min(_EPS)
+        mean_cosine = cosines.mean(dim=1)
+        alignment[:, layer] = 1.0 / torch.where(mean_cosine.abs() < _EPS, _EPS, mean_cosine)
     novelty = novelty / novelty.sum(dim=1, keepdim=True).clamp_min(_EPS)
     alignment = alignment / alignment.sum(dim=1, keepdim=True).clamp_min(_EPS)
     return (novelty + alignment) / 2
