@@ -97,3 +97,26 @@ def test_static_embedding_from_model2vec_folder(tmp_path: Path) -> None:
     ours.save(tmp_path / "saved")
     again = st.SentenceTransformer(str(tmp_path / "saved"), device="cpu")
     assert max_abs_diff(again.encode(TEXTS), reference.encode(TEXTS)) <= TOLERANCE
+
+
+def test_phrase_tokenizer_matches_reference() -> None:
+    from sentence_transformers.sentence_transformer.modules.tokenizer import PhraseTokenizer as ReferencePhrases
+
+    vocab = ["PADDING_TOKEN", "New_York", "new_york", "is", "big", "city", "the", "San_Francisco_Bay", "bay", "Wow"]
+    texts = ["New York is a big city!", "the san francisco bay, and new york.", "Wow... NEW YORK", "city."]
+    for stop_words in (None, ["is", "the"]):
+        kwargs = {} if stop_words is None else {"stop_words": stop_words}
+        ours = sentkit.models.PhraseTokenizer(vocab, **kwargs)
+        theirs = ReferencePhrases(vocab, **kwargs)
+        assert [ours.tokenize(t) for t in texts] == [theirs.tokenize(t) for t in texts]
+
+
+def test_whitespace_tokenizer_matches_reference() -> None:
+    from sentence_transformers.sentence_transformer.modules.tokenizer import WhitespaceTokenizer as Reference
+
+    vocab = ["PADDING_TOKEN", "cat", "Dog", "dog", "is", "the", "sunny", "(sunny)", "it's"]
+    texts = ["The cat is (sunny) today.", "Dog, dog... DOG!", "it's IT'S sunny?", ""]
+    for lower in (False, True):
+        ours = sentkit.models.WhitespaceTokenizer(vocab, do_lower_case=lower)
+        theirs = Reference(vocab, do_lower_case=lower)
+        assert [ours.tokenize(t) for t in texts] == [theirs.tokenize(t) for t in texts]
