@@ -163,3 +163,64 @@ def build(family: str, folder: Path, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     BUILDERS[family](folder)
     return folder
+
+
+# ------------------------------------------------------------------------ task-head checkpoints
+# Sequence-classification checkpoints (CrossEncoder) and masked-LM checkpoints (SparseEncoder), with
+# the same shapes and tokenizers as the base builders above. A wider initializer spreads the random
+# scores and makes the MLM logits sparser after ReLU.
+HEAD_FAMILIES = ("bert", "distilbert", "roberta", "modernbert")
+_HEAD_INITIALIZER_RANGE = 0.2
+
+
+def _head_config(family: str, **overrides: object) -> object:
+    from transformers import BertConfig, DistilBertConfig, ModernBertConfig, RobertaConfig
+
+    shared = {"vocab_size": 400, "initializer_range": _HEAD_INITIALIZER_RANGE, **overrides}
+    if family == "bert":
+        return BertConfig(
+            hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            max_position_embeddings=128, **shared,
+        )  # fmt: skip
+    if family == "distilbert":
+        return DistilBertConfig(dim=HIDDEN, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=128, **shared)
+    if family == "roberta":
+        return RobertaConfig(
+            hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+            max_position_embeddings=130, pad_token_id=1, bos_token_id=0, eos_token_id=2, **shared,
+        )  # fmt: skip
+    return ModernBertConfig(
+        hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=256, pad_token_id=1, bos_token_id=0, eos_token_id=2, cls_token_id=0,
+        sep_token_id=2, global_attn_every_n_layers=2, local_attention=16, **shared,
+    )  # fmt: skip
+
+
+def _save_family_tokenizer(family: str, folder: Path) -> None:
+    if family in ("bert", "distilbert"):
+        _save_wordpiece(folder, "BertTokenizer")
+    else:
+        _save_bytelevel(folder, model_max_length=128 if family == "roberta" else 512)
+
+
+def build_sequence_classifier(folder: Path, family: str = "bert", num_labels: int = 1, seed: int = 0) -> Path:
+    """A plain Hugging Face ``*ForSequenceClassification`` checkpoint with ``num_labels`` outputs."""
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = _head_config(family, num_labels=num_labels)
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    _save_family_tokenizer(family, folder)
+    return folder
+
+
+def build_masked_lm(folder: Path, family: str = "bert", seed: int = 0) -> Path:
+    """A plain Hugging Face ``*ForMaskedLM`` checkpoint."""
+    from transformers import AutoModelForMaskedLM
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    AutoModelForMaskedLM.from_config(_head_config(family)).save_pretrained(folder)
+    _save_family_tokenizer(family, folder)
+    return folder

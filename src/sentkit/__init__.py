@@ -12,13 +12,31 @@ from sentkit._version import __version__
 
 if TYPE_CHECKING:
     from sentkit import errors, models, util
+    from sentkit.apps.keywords import KeyBERT
+    from sentkit.encoders.cross_encoder import CrossEncoder
     from sentkit.encoders.sentence_transformer import SentenceTransformer
+    from sentkit.encoders.sparse_encoder import SparseEncoder
+    from sentkit.similarity import SimilarityFunction
 
-__all__ = ["SentenceTransformer", "__version__", "errors", "models", "util"]
+__all__ = [
+    "CrossEncoder",
+    "KeyBERT",
+    "SentenceTransformer",
+    "SimilarityFunction",
+    "SparseEncoder",
+    "__version__",
+    "errors",
+    "models",
+    "util",
+]
 
 # Public name -> module that defines it; imported on first access.
 _LAZY = {
+    "KeyBERT": "sentkit.apps.keywords",
+    "CrossEncoder": "sentkit.encoders.cross_encoder",
     "SentenceTransformer": "sentkit.encoders.sentence_transformer",
+    "SimilarityFunction": "sentkit.similarity",
+    "SparseEncoder": "sentkit.encoders.sparse_encoder",
     "errors": "sentkit.errors",
     "models": "sentkit.models",
     "util": "sentkit.util",

@@ -3,11 +3,17 @@
 Inputs are torch tensors, numpy arrays or lists of either, shaped (N, D) or (D,). Integer inputs
 (quantized embeddings) are compared as float32; half precision is widened to float32. Outputs
 are torch tensors: (N, M) for the matrix forms, (N,) for the pairwise ones.
+
+Sparse COO tensors (a SparseEncoder's embeddings, or lists of them) work everywhere without being
+made dense; when one side is sparse the other is made sparse too. The sparse ``manhattan_sim``
+compares blocks of rows densely, so its memory stays bounded.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -41,61 +47,146 @@ def _batch(embeddings: Any) -> Tensor:
 
 
 def normalize_embeddings(embeddings: Tensor) -> Tensor:
-    """Scale each row (or the vector) to unit L2 length."""
+    """Scale each row (or the vector) to unit L2 length; sparse input gives sparse output."""
+    if embeddings.is_sparse:
+        embeddings = embeddings.coalesce()
+        values = embeddings.values()
+        if embeddings.dim() == 1:
+            normalized = F.normalize(values, p=2, dim=0)
+            return torch.sparse_coo_tensor(embeddings.indices(), normalized, embeddings.shape, check_invariants=False)
+        rows = embeddings.indices()[0]
+        squares = torch.zeros(embeddings.shape[0], dtype=values.dtype, device=values.device)
+        norms = torch.sqrt(squares.index_add_(0, rows, values.square())).index_select(0, rows)  # per stored value
+        scaled = torch.where(norms > 0, values / norms.clamp(min=1e-12), values)
+        return torch.sparse_coo_tensor(
+            embeddings.indices(), scaled, embeddings.shape, check_invariants=False
+        ).coalesce()
     return F.normalize(embeddings, p=2, dim=-1)
 
 
 def cos_sim(a: Any, b: Any) -> Tensor:
     """(N, M) cosine similarities between the rows of ``a`` (N, D) and ``b`` (M, D)."""
     a, b = _batch(a), _batch(b)
+    if a.is_sparse or b.is_sparse:
+        a, b = _both_sparse(a, b)
+        return _sparse_matmul(normalize_embeddings(a), normalize_embeddings(b))
     return normalize_embeddings(a) @ normalize_embeddings(b).transpose(0, 1)
 
 
 def dot_score(a: Any, b: Any) -> Tensor:
     """(N, M) dot products."""
     a, b = _batch(a), _batch(b)
+    if a.is_sparse or b.is_sparse:
+        return _sparse_matmul(*_both_sparse(a, b))
     return a @ b.transpose(0, 1)
 
 
 def euclidean_sim(a: Any, b: Any) -> Tensor:
     """(N, M) negative euclidean distances."""
-    return -torch.cdist(_batch(a), _batch(b), p=2.0)
+    a, b = _batch(a), _batch(b)
+    if a.is_sparse or b.is_sparse:
+        a, b = _both_sparse(a, b)
+        squared = _row_sums(a * a).unsqueeze(1) - 2 * _sparse_matmul(a, b) + _row_sums(b * b).unsqueeze(0)
+        return -torch.sqrt(torch.clamp(squared, min=0.0))  # |a|^2 - 2 a.b + |b|^2, rounding can dip below 0
+    return -torch.cdist(a, b, p=2.0)
 
 
 def manhattan_sim(a: Any, b: Any) -> Tensor:
     """(N, M) negative manhattan distances."""
-    return -torch.cdist(_batch(a), _batch(b), p=1.0)
+    a, b = _batch(a), _batch(b)
+    if a.is_sparse or b.is_sparse:
+        # float64 blocks: long sparse vectors sum many terms (the reference computes these in float64 too)
+        return _blockwise_dense(a, b, lambda x, y: -torch.cdist(x.double(), y.double(), p=1.0).float())
+    return -torch.cdist(a, b, p=1.0)
 
 
 def _pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     a, b = to_tensor(a), to_tensor(b)
     if a.shape != b.shape:
         raise InputError(f"Pairwise similarity needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}.")
-    return a, b
+    return _both_sparse(a, b) if a.is_sparse or b.is_sparse else (a, b)
 
 
 def pairwise_cos_sim(a: Any, b: Any) -> Tensor:
     """(N,) cosine similarity of ``a[i]`` and ``b[i]``."""
     a, b = _pair(a, b)
+    if a.is_sparse:
+        return _row_sums(normalize_embeddings(a) * normalize_embeddings(b))
     return (normalize_embeddings(a) * normalize_embeddings(b)).sum(dim=-1)
 
 
 def pairwise_dot_score(a: Any, b: Any) -> Tensor:
     """(N,) dot product of ``a[i]`` and ``b[i]``."""
     a, b = _pair(a, b)
+    if a.is_sparse:
+        return _row_sums(a * b)
     return (a * b).sum(dim=-1)
 
 
 def pairwise_euclidean_sim(a: Any, b: Any) -> Tensor:
     """(N,) negative euclidean distance of ``a[i]`` and ``b[i]``."""
     a, b = _pair(a, b)
+    if a.is_sparse:
+        return -torch.sqrt(_row_sums((a - b).square()))
     return -torch.linalg.vector_norm(a - b, dim=-1)
 
 
 def pairwise_manhattan_sim(a: Any, b: Any) -> Tensor:
     """(N,) negative manhattan distance of ``a[i]`` and ``b[i]``."""
     a, b = _pair(a, b)
+    if a.is_sparse:
+        return -_row_sums(torch.abs(a - b))
     return -(a - b).abs().sum(dim=-1)
+
+
+# ------------------------------------------------------------------------------- sparse helpers
+# Row blocks densified at once by the sparse manhattan distance (rows x D floats per side).
+_DENSE_BLOCK_ROWS = 256
+
+
+def _both_sparse(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Both operands as coalesced sparse COO tensors (the dense one converted)."""
+    return (a if a.is_sparse else a.to_sparse()).coalesce(), (b if b.is_sparse else b.to_sparse()).coalesce()
+
+
+def _sparse_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Dense (N, M) ``a @ b.T`` of sparse (N, D) and (M, D)."""
+    with warnings.catch_warnings():
+        # torch routes sparse @ sparse through CSR and warns once that CSR support is in beta.
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+        return torch.mm(a, b.transpose(0, 1)).to_dense()
+
+
+def _row_sums(embeddings: Tensor) -> Tensor:
+    """Dense (N,) sums over each row of a sparse (N, D) tensor, or a 0-d sum of a (D,) one."""
+    return embeddings.sum(dim=-1).to_dense()
+
+
+def _blockwise_dense(a: Tensor, b: Tensor, score: SimilarityFn) -> Tensor:
+    """(N, M) ``score`` of sparse or dense (N, D) and (M, D), densifying only blocks of rows at a time."""
+    rows = []
+    for a_block in _dense_blocks(a):
+        rows.append(torch.cat([score(a_block, b_block) for b_block in _dense_blocks(b)], dim=1))
+    return torch.cat(rows, dim=0)
+
+
+def _dense_blocks(embeddings: Tensor) -> list[Tensor]:
+    blocks = []
+    for start in range(0, max(embeddings.shape[0], 1), _DENSE_BLOCK_ROWS):
+        rows = torch.arange(start, min(start + _DENSE_BLOCK_ROWS, embeddings.shape[0]), device=embeddings.device)
+        block = embeddings.index_select(0, rows)
+        blocks.append(block.to_dense() if block.is_sparse else block)
+    return blocks
+
+
+class SimilarityFunction(str, Enum):
+    """The similarity names a model accepts (``model.similarity_fn_name = SimilarityFunction.DOT``)."""
+
+    COSINE = "cosine"
+    DOT_PRODUCT = "dot"
+    DOT = "dot"
+    EUCLIDEAN = "euclidean"
+    MANHATTAN = "manhattan"
 
 
 SIMILARITY_FUNCTIONS: dict[str, tuple[SimilarityFn, SimilarityFn]] = {

@@ -1,5 +1,8 @@
 """The sentence-transformers ``util`` surface, re-exported from where each function lives."""
 
+from sentkit.apps.clustering import community_detection
+from sentkit.apps.index_search import semantic_search_faiss, semantic_search_usearch
+from sentkit.apps.mining import paraphrase_mining, paraphrase_mining_embeddings
 from sentkit.apps.search import semantic_search
 from sentkit.inference.precision import quantize_embeddings
 from sentkit.similarity import (
@@ -17,6 +20,7 @@ from sentkit.similarity import (
 pytorch_cos_sim = cos_sim
 
 __all__ = [
+    "community_detection",
     "cos_sim",
     "dot_score",
     "euclidean_sim",
@@ -26,7 +30,11 @@ __all__ = [
     "pairwise_dot_score",
     "pairwise_euclidean_sim",
     "pairwise_manhattan_sim",
+    "paraphrase_mining",
+    "paraphrase_mining_embeddings",
     "pytorch_cos_sim",
     "quantize_embeddings",
     "semantic_search",
+    "semantic_search_faiss",
+    "semantic_search_usearch",
 ]

@@ -23,8 +23,9 @@ def semantic_search(
     """Find the ``top_k`` best corpus entries for each query.
 
     ``query_embeddings`` (Q, D) or (D,) and ``corpus_embeddings`` (C, D) are tensors, arrays or
-    lists. Scores are computed one (query chunk x corpus chunk) block at a time and only a running
-    top-k per query is kept, so memory is bounded by the chunk sizes, never Q x C.
+    lists; sparse COO tensors (SparseEncoder embeddings) stay sparse. Scores are computed one
+    (query chunk x corpus chunk) block at a time and only a running top-k per query is kept, so
+    memory is bounded by the chunk sizes, never Q x C.
 
     Returns:
         One list per query of ``{"corpus_id": int, "score": float}``, best first.
@@ -51,11 +52,11 @@ def semantic_search(
 
     results: list[list[dict[str, int | float]]] = []
     for q_start in range(0, len(queries), query_chunk_size):
-        query_chunk = queries[q_start : q_start + query_chunk_size]  # (q, D)
+        query_chunk = _rows(queries, q_start, query_chunk_size)  # (q, D)
         best_scores = torch.empty((len(query_chunk), 0), device=corpus.device)
         best_ids = torch.empty((len(query_chunk), 0), dtype=torch.long, device=corpus.device)
         for c_start in range(0, len(corpus), corpus_chunk_size):
-            scores = score_function(query_chunk, corpus[c_start : c_start + corpus_chunk_size])  # (q, c)
+            scores = score_function(query_chunk, _rows(corpus, c_start, corpus_chunk_size))  # (q, c)
             k = min(top_k, scores.shape[1])
             chunk_scores, chunk_ids = torch.topk(scores, k, dim=1)
             merged_scores = torch.cat([best_scores, chunk_scores.to(best_scores.dtype)], dim=1)
@@ -66,3 +67,11 @@ def semantic_search(
         for ids, scores in zip(best_ids.tolist(), best_scores.tolist(), strict=False):
             results.append([{"corpus_id": int(i), "score": float(s)} for i, s in zip(ids, scores, strict=False)])
     return results
+
+
+def _rows(embeddings: Tensor, start: int, count: int) -> Tensor:
+    """Rows ``start`` to ``start + count`` of dense or sparse ``embeddings`` (sparse tensors cannot be sliced)."""
+    if not embeddings.is_sparse:
+        return embeddings[start : start + count]
+    rows = torch.arange(start, min(start + count, embeddings.shape[0]), device=embeddings.device)
+    return embeddings.index_select(0, rows)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sentkit._version import __version__
 from sentkit.errors import ModelFormatError
 from sentkit.io.files import read_json_object
 from sentkit.io.layouts import HUGGING_FACE, SENTENCE_TRANSFORMERS, ModuleEntry
@@ -33,8 +34,7 @@ def load_pipeline(folder: Path, options: LoadOptions) -> LoadedPipeline:
         ModelFormatError: a folder in neither layout, or a broken one (the error names the file).
     """
     if SENTENCE_TRANSFORMERS.matches(folder):
-        modules = [_load_entry(folder, entry, options) for entry in SENTENCE_TRANSFORMERS.read_entries(folder)]
-        return LoadedPipeline(modules, SENTENCE_TRANSFORMERS.read_settings(folder))
+        return LoadedPipeline(load_modules(folder, options), SENTENCE_TRANSFORMERS.read_settings(folder))
     if HUGGING_FACE.matches(folder):
         logger.info("No modules.json in %s: using Transformer + mean pooling.", folder)
         transformer = Transformer.load(folder, options)
@@ -43,6 +43,28 @@ def load_pipeline(folder: Path, options: LoadOptions) -> LoadedPipeline:
         f"{folder} is not a model folder: it has neither modules.json (sentence-transformers) "
         "nor config.json (Hugging Face)."
     )
+
+
+def load_modules(folder: Path, options: LoadOptions) -> list[Module]:
+    """The modules listed in ``folder/modules.json``, in order.
+
+    Raises:
+        ModelFormatError: a malformed ``modules.json``, a module folder that is missing, or broken files.
+    """
+    return [_load_entry(folder, entry, options) for entry in SENTENCE_TRANSFORMERS.read_entries(folder)]
+
+
+def format_versions() -> dict[str, str]:
+    """The ``__version__`` block of ``config_sentence_transformers.json``."""
+    import torch
+    import transformers
+
+    return {
+        "sentence_transformers": REFERENCE_FORMAT_VERSION,
+        "sentkit": __version__,
+        "transformers": transformers.__version__,
+        "pytorch": torch.__version__,
+    }
 
 
 def _load_entry(folder: Path, entry: ModuleEntry, options: LoadOptions) -> Module:

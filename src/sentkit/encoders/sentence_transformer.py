@@ -13,8 +13,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from sentkit._version import __version__
-from sentkit.encoders.folders import REFERENCE_FORMAT_VERSION, load_pipeline, save_pipeline
+from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs
 from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
 from sentkit.inference.inputs import as_text_list, check_batch_size, split_task_inputs
@@ -302,6 +301,10 @@ class SentenceTransformer(nn.Sequential):
             features["prompt_length"] = self._prompt_length(first, prompt)
         return features
 
+    def preprocess(self, inputs: list[str], prompt: str | None = None, task: str | None = None) -> Features:
+        """The newer name of :meth:`tokenize`."""
+        return self.tokenize(inputs, prompt=prompt, task=task)
+
     def _has_router(self) -> bool:
         return any(isinstance(module, Router) for module in self)
 
@@ -409,15 +412,8 @@ class SentenceTransformer(nn.Sequential):
         self.save(path, **kwargs)
 
     def _settings(self) -> dict[str, Any]:
-        import transformers
-
         settings: dict[str, Any] = {
-            "__version__": {
-                "sentence_transformers": REFERENCE_FORMAT_VERSION,
-                "sentkit": __version__,
-                "transformers": transformers.__version__,
-                "pytorch": torch.__version__,
-            },
+            "__version__": format_versions(),
             "model_type": "SentenceTransformer",
             "prompts": self.prompts,
             "default_prompt_name": self.default_prompt_name,

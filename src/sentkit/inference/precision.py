@@ -43,9 +43,17 @@ def quantize_embeddings(
     int8/uint8 split each dimension's range into 256 buckets; the range comes from ``ranges``
     (2, D), else from ``calibration_embeddings``, else from the embeddings themselves.
     binary/ubinary keep the sign bit, packed 8 dimensions per byte: (N, ceil(D / 8)).
+    An empty (0, D) input gives an empty output of the precision's dtype and width.
+
+    Deliberate difference: the reference raises for int8/uint8 of a single embedding (D,) or
+    (1, D) without ``ranges`` or ``calibration_embeddings`` (one row has no per-dimension range;
+    older releases collapsed it to zeros, sentence-transformers #2837). sentkit uses that
+    embedding's own range instead, the minimum and maximum over all its dimensions for every
+    dimension, and logs a warning saying so. Pass ``ranges`` from a representative set to get
+    buckets comparable across calls. Everywhere else the result equals the reference's.
 
     Raises:
-        InputError: an unknown precision, integer input, or int8 ranges asked of one embedding.
+        InputError: an unknown precision or integer input.
     """
     check_precision(precision)
     if isinstance(embeddings, torch.Tensor):
@@ -59,6 +67,8 @@ def quantize_embeddings(
         raise InputError("quantize_embeddings takes float embeddings; these are already integers.")
     if precision == "float32":
         return embeddings.astype(np.float32)
+    if embeddings.ndim == 2 and embeddings.shape[0] == 0:
+        return np.zeros((0, output_width(embeddings.shape[1], precision)), dtype=numpy_dtype(precision))
     if precision.endswith("binary"):
         packed = np.packbits(embeddings > 0, axis=-1)
         return (packed - 128).astype(np.int8) if precision == "binary" else packed
@@ -75,10 +85,15 @@ def quantize_embeddings(
 def _ranges(embeddings: np.ndarray, precision: str, calibration: np.ndarray | None) -> np.ndarray:
     if calibration is None:
         if embeddings.ndim == 1 or embeddings.shape[0] == 1:
-            raise InputError(
-                f"Cannot compute {precision} ranges from a single embedding; pass ranges= or "
-                "calibration_embeddings= computed on a representative set of embeddings."
+            logger.warning(
+                "Computing %s quantization buckets from a single embedding: using its own minimum and "
+                "maximum over all dimensions as every dimension's range. Pass ranges or "
+                "calibration_embeddings from a representative set for buckets comparable across calls.",
+                precision,
             )
+            low, high = float(np.min(embeddings)), float(np.max(embeddings))
+            width = embeddings.shape[-1]
+            return np.vstack((np.full(width, low), np.full(width, high)))
         if embeddings.shape[0] < 100:
             logger.warning(
                 "Computing %s quantization buckets from only %d embeddings; pass ranges or "

@@ -76,11 +76,12 @@ CARRIER_PACKAGES: dict[str, CarrierPackage] = {
 }
 
 
-def expand_model_name(name: str) -> str:
-    """``all-MiniLM-L6-v2`` -> ``sentence-transformers/all-MiniLM-L6-v2``, as sentence-transformers does."""
+def expand_model_name(name: str, organization: str = DEFAULT_ORGANIZATION) -> str:
+    """``all-MiniLM-L6-v2`` -> ``sentence-transformers/all-MiniLM-L6-v2``, as sentence-transformers does
+    (cross encoders and sparse encoders expand to their own ``organization``)."""
     if "/" in name or name.lower() in ORIGINAL_MODEL_NAMES:
         return name
-    return f"{DEFAULT_ORGANIZATION}/{name}"
+    return f"{organization}/{name}"
 
 
 def hub_offline() -> bool:
@@ -109,6 +110,7 @@ def resolve_model_folder(
     local_files_only: bool = False,
     token: bool | str | None = None,
     expand_name: bool = True,
+    organization: str = DEFAULT_ORGANIZATION,
 ) -> Path:
     """Return a local folder holding the model ``name_or_path`` (see the module docstring).
 
@@ -123,7 +125,7 @@ def resolve_model_folder(
         raise ModelNotFoundError(f"{name} is a file; a model is a folder (or a hub name such as 'org/model').")
     if name.count("/") > 1 or name.startswith((".", "/", "~")):
         raise ModelNotFoundError(f"No folder at {name}.")
-    repo_id = expand_model_name(name) if expand_name else name
+    repo_id = expand_model_name(name, organization) if expand_name else name
     if cache_folder is None:
         cache_folder = os.environ.get("SENTENCE_TRANSFORMERS_HOME")
 

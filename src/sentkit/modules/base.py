@@ -46,6 +46,7 @@ class Module(torch.nn.Module):
 
     registry_name: ClassVar[str] = ""
     reference_names: ClassVar[tuple[str, ...]] = ()
+    reference_type: ClassVar[str] = ""
     config_keys: ClassVar[tuple[str, ...]] = ()
     legacy_config_keys: ClassVar[dict[str, str]] = {}
     config_file_name: ClassVar[str] = "config.json"

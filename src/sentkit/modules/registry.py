@@ -82,7 +82,13 @@ def module_class_for_type(type_string: str) -> type[Module]:
 
 
 def type_string_for(module: Module) -> str:
-    """The ``modules.json`` type under which ``module`` is saved."""
+    """The ``modules.json`` type under which ``module`` is saved.
+
+    A class whose reference type lives outside ``sentence_transformers.models`` (sparse modules)
+    names it in ``reference_type``.
+    """
+    if module.reference_type:
+        return module.reference_type
     if module.reference_names:
         return f"{_REFERENCE_PREFIX}models.{module.reference_names[0]}"
     return f"{_SENTKIT_PREFIX}{module.registry_name}"

@@ -63,6 +63,14 @@ class Transformer(Module):
     config_keys: ClassVar[tuple[str, ...]] = ("max_seq_length", "do_lower_case")
     config_file_name: ClassVar[str] = "sentence_bert_config.json"
     save_in_root: ClassVar[bool] = True
+    transformer_task: ClassVar[str] = "feature-extraction"
+    task_classes: ClassVar[dict[str, type[Transformer]]] = {}
+    """transformer_task (as saved by the reference) -> the subclass that runs it, filled by subclasses."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.transformer_task:
+            Transformer.task_classes[cls.transformer_task] = cls
 
     def __init__(
         self,
@@ -104,7 +112,7 @@ class Transformer(Module):
         trust = {"trust_remote_code": trust_remote_code}
         self.model_folder = folder
         self.do_lower_case = do_lower_case
-        self.model: Any = _load_model(folder, {**trust, **config_options}, {**trust, **model_options})
+        self.model: Any = self.load_model(folder, {**trust, **config_options}, {**trust, **model_options})
         self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
         # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
@@ -120,6 +128,43 @@ class Transformer(Module):
                     self.model_max_positions,
                 )
             self._max_seq_length = min(int(max_seq_length), self.model_max_positions)
+
+    def load_model(self, folder: Path, config_kwargs: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
+        """Load the Hugging Face model in ``folder``, checking that its weights fit its config.
+
+        Subclasses with a task head override the hooks :meth:`prepare_config`, :meth:`model_loader`
+        and :meth:`check_loading_info`.
+
+        Raises:
+            ModelFormatError: no or invalid config.json, corrupt weights, weights that do not fit.
+        """
+        config = _read_model_config(folder, config_kwargs)
+        self.prepare_config(config, config_kwargs)
+        loader = self.model_loader(config)
+        try:
+            model, info = loader.from_pretrained(folder, config=config, output_loading_info=True, **model_kwargs)
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:
+            raise ModelFormatError(
+                f"Cannot load the model weights in {folder} with {loader.__name__}: {exc} (weights of the wrong "
+                "shape mean the files disagree with the config, or with config_kwargs such as num_labels)"
+            ) from exc
+        self.check_loading_info(model, folder, info)
+        model.eval()
+        return model
+
+    def prepare_config(self, config: Any, config_kwargs: dict[str, Any]) -> None:
+        """Adjust the Hugging Face config before the weights load (a hook for subclasses)."""
+
+    def model_loader(self, config: Any) -> Any:
+        """The ``transformers`` class that loads the model: the encoder (T5 families: their encoder alone)."""
+        from transformers import AutoModel, AutoModelForTextEncoding
+
+        return AutoModelForTextEncoding if config.model_type in ("t5", "mt5", "umt5") else AutoModel
+
+    def check_loading_info(self, model: Any, folder: Path, info: dict[str, Any]) -> None:
+        """Raise when the weights and config disagree (transformers would fill gaps with random values)."""
+        missing = [key for key in info.get("missing_keys", ()) if not key.startswith("pooler.")]
+        raise_on_weight_mismatch(model, folder, info, missing, "its config.json")
 
     @property
     def auto_model(self) -> Any:
@@ -164,9 +209,7 @@ class Transformer(Module):
         return self.tokenizer(texts, self.max_seq_length)
 
     def forward(self, features: Features) -> Features:
-        inputs = {key: value for key, value in features.items() if key in self._forward_params}
-        if not isinstance(inputs.get("attention_mask"), torch.Tensor):
-            inputs.pop("attention_mask", None)
+        inputs = self._model_inputs(features)
         if self.output_hidden_states:
             inputs["output_hidden_states"] = True
         output = self.model(**inputs, return_dict=True)
@@ -175,6 +218,13 @@ class Transformer(Module):
         if hidden_states is not None:
             features["all_layer_embeddings"] = hidden_states
         return features
+
+    def _model_inputs(self, features: Features) -> dict[str, Any]:
+        """The features the Hugging Face model's forward takes (a missing attention mask left out)."""
+        inputs = {key: value for key, value in features.items() if key in self._forward_params}
+        if not isinstance(inputs.get("attention_mask"), torch.Tensor):
+            inputs.pop("attention_mask", None)
+        return inputs
 
     def save(self, folder: str | Path, safe_serialization: bool = True) -> None:
         folder = Path(folder)
@@ -189,11 +239,16 @@ class Transformer(Module):
     def load(cls, folder: str | Path, options: LoadOptions | None = None) -> Module:
         folder = Path(folder)
         options = options or LoadOptions()
-        config: dict[str, Any] = {}
-        for name in CONFIG_FILE_NAMES:
-            if (folder / name).is_file():
-                config = read_json_object(folder / name)
-                break
+        config = saved_config(folder)
+        task = config.get("transformer_task") or cls.transformer_task
+        if task != cls.transformer_task:
+            # sentence-transformers 6 saves task models (masked LM, classifier) as a plain Transformer.
+            if task not in cls.task_classes:
+                raise ModelFormatError(
+                    f"{folder} holds a Transformer with transformer_task={task!r}; sentkit runs "
+                    f"{sorted({cls.transformer_task, *cls.task_classes})}."
+                )
+            return cls.task_classes[task].load(folder, options)
         # Older configs carry keyword arguments for from_pretrained under these names.
         model_kwargs = {
             **config.pop("model_args", {}),
@@ -231,9 +286,17 @@ class Transformer(Module):
         return super().normalize_config({k: v for k, v in config.items() if k not in derived}, source)
 
 
-def _load_model(folder: Path, config_kwargs: dict[str, Any], model_kwargs: dict[str, Any]) -> Any:
-    """Load the encoder in ``folder``, checking that its weights fit its config."""
-    from transformers import AutoConfig, AutoModel, AutoModelForTextEncoding
+def saved_config(folder: Path) -> dict[str, Any]:
+    """The module config saved in ``folder`` under any of :data:`CONFIG_FILE_NAMES` ({} when none)."""
+    for name in CONFIG_FILE_NAMES:
+        if (folder / name).is_file():
+            return read_json_object(folder / name)
+    return {}
+
+
+def _read_model_config(folder: Path, config_kwargs: dict[str, Any]) -> Any:
+    """The Hugging Face config in ``folder``, after checking the files transformers would trip on."""
+    from transformers import AutoConfig
 
     config_path = folder / "config.json"
     if not config_path.is_file():
@@ -242,26 +305,16 @@ def _load_model(folder: Path, config_kwargs: dict[str, Any], model_kwargs: dict[
     for weights in sorted(folder.glob("*.safetensors")):
         check_safetensors(weights)
     try:
-        config = AutoConfig.from_pretrained(folder, **config_kwargs)
+        return AutoConfig.from_pretrained(folder, **config_kwargs)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelFormatError(f"Cannot read the model config {config_path}: {exc}") from exc
-    # Encoder-decoder families (T5) embed with their encoder alone.
-    loader = AutoModelForTextEncoding if config.model_type in ("t5", "mt5", "umt5") else AutoModel
-    try:
-        model, info = loader.from_pretrained(folder, config=config, output_loading_info=True, **model_kwargs)
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ModelFormatError(f"Cannot load the model weights in {folder}: {exc}") from exc
-    _check_loading_info(model, folder, info)
-    model.eval()
-    return model
 
 
-def _check_loading_info(model: torch.nn.Module, folder: Path, info: dict[str, Any]) -> None:
-    """Weights the encoder needs but the file lacks, or that the file has for layers the config does
-    not know, mean the file and config disagree: transformers would fill them with random values."""
+def raise_on_weight_mismatch(model: Any, folder: Path, info: dict[str, Any], missing: list[str], against: str) -> None:
+    """Raise :class:`ModelFormatError` for ``missing`` weights, weights for layers the model does not
+    have (unexpected keys under one of its own sub-modules; other heads are ignored) or wrong shapes."""
     prefix = f"{getattr(model, 'base_model_prefix', '')}."
     submodules = {name for name, _ in model.named_children()}
-    missing = sorted(key for key in info.get("missing_keys", ()) if not key.startswith("pooler."))
     unexpected = sorted(
         key
         for key in info.get("unexpected_keys", ())
@@ -270,7 +323,7 @@ def _check_loading_info(model: torch.nn.Module, folder: Path, info: dict[str, An
     mismatched = sorted(str(item) for item in info.get("mismatched_keys", ()))
     problems = []
     if missing:
-        problems.append(f"missing weights {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+        problems.append(f"missing weights {sorted(missing)[:10]}{' ...' if len(missing) > 10 else ''}")
     if unexpected:
         problems.append(
             f"weights the config has no place for {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}"
@@ -279,6 +332,6 @@ def _check_loading_info(model: torch.nn.Module, folder: Path, info: dict[str, An
         problems.append(f"weights of the wrong shape {mismatched[:10]}")
     if problems:
         raise ModelFormatError(
-            f"The weights in {folder} do not match its config.json: " + "; ".join(problems) + ". "
+            f"The weights in {folder} do not match {against}: " + "; ".join(problems) + ". "
             "The model files are incomplete or come from different models."
         )
