@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs
+from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
 from sentkit.inference.inputs import as_text_list, check_batch_size, split_task_inputs
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
@@ -105,14 +106,9 @@ class SentenceTransformer(nn.Sequential):
         super().__init__(modules)
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         self.backend = backend
-        self.prompts: dict[str, str] = {"query": "", "document": ""}
-        self.prompts.update({k: v for k, v in (settings.get("prompts") or {}).items() if v is not None})
-        self.prompts.update(prompts or {})
+        self.prompts = merge_prompts({"query": None, "document": None}, prompts, settings.get("prompts"))
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
-        if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
-            raise ConfigurationError(
-                f"default_prompt_name={self.default_prompt_name!r} is not among the prompts {list(self.prompts)}."
-            )
+        check_default_prompt(self.prompts, self.default_prompt_name)
         self.truncate_dim = truncate_dim if truncate_dim is not None else settings.get("truncate_dim")
         self._similarity_fn_name: str | None = None
         name = similarity_fn_name or settings.get("similarity_fn_name")
@@ -171,7 +167,7 @@ class SentenceTransformer(nn.Sequential):
             convert_to_numpy = False
         if output_value != "sentence_embedding":
             convert_to_numpy = convert_to_tensor = False
-        prompt = self._resolve_prompt(prompt, prompt_name)
+        prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if device is not None:
             self.to(device)
@@ -271,19 +267,6 @@ class SentenceTransformer(nn.Sequential):
         if prompt_name is None and prompt is None:
             prompt_name = next((name for name in ("document", "passage", "corpus") if name in self.prompts), None)
         return self.encode(sentences, prompt_name=prompt_name, prompt=prompt, task="document", **kwargs)
-
-    def _resolve_prompt(self, prompt: str | None, prompt_name: str | None) -> str | None:
-        if prompt is not None:
-            if prompt_name is not None:
-                logger.warning("Both prompt and prompt_name given; using prompt.")
-            return prompt
-        if prompt_name is not None:
-            if prompt_name not in self.prompts:
-                raise InputError(f"prompt_name={prompt_name!r} is not among the prompts {list(self.prompts)}.")
-            return self.prompts[prompt_name]
-        if self.default_prompt_name is not None:
-            return self.prompts.get(self.default_prompt_name)
-        return None
 
     # ------------------------------------------------------------------------------- features
     def tokenize(self, texts: list[str], prompt: str | None = None, task: str | None = None) -> Features:
