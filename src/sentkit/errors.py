@@ -13,7 +13,8 @@ written for sentence-transformers would catch (``ValueError``, ``TypeError``, ``
     ├── ModelNotFoundError (OSError)          no local folder, cache entry, carrier package or hub repo
     ├── ModelFormatError (ValueError)         a model folder that is broken: names the file and the problem
     ├── NumericalError (FloatingPointError)   NaN or inf in an output: names the rows
-    └── MissingDependencyError (ImportError)  an optional extra is not installed: names the pip command
+    ├── MissingDependencyError (ImportError)  an optional extra is not installed: names the pip command
+    └── WorkerError (RuntimeError)            a multi-process pool worker died or hung: names it
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "NumericalError",
     "SentkitError",
     "UnencodableTextError",
+    "WorkerError",
 ]
 
 
@@ -72,3 +74,8 @@ class NumericalError(SentkitError, FloatingPointError):
 
 class MissingDependencyError(SentkitError, ImportError):
     """An optional dependency is missing; the message names the pip command that installs it."""
+
+
+class WorkerError(SentkitError, RuntimeError):
+    """A multi-process pool worker died, hung past the pool's timeout, or raised an error that
+    cannot be sent back; the message names the worker (name, pid, device) and its chunk."""

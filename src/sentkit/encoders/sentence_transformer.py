@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -130,9 +131,11 @@ class SentenceTransformer(nn.Sequential):
         precision: str = "float32",
         convert_to_numpy: bool = True,
         convert_to_tensor: bool = False,
-        device: str | None = None,
+        device: str | list[str] | None = None,
         normalize_embeddings: bool = False,
         truncate_dim: int | None = None,
+        pool: Any = None,
+        chunk_size: int | None = None,
         **kwargs: Any,
     ) -> Any:
         """Embed one text or a list of texts.
@@ -151,6 +154,27 @@ class SentenceTransformer(nn.Sequential):
         """
         if sentences is None and "inputs" in kwargs:
             sentences = kwargs.pop("inputs")
+        if pool is not None or (isinstance(device, list) and device):
+            from sentkit.inference.pool import encode_with_pool
+
+            return encode_with_pool(
+                self,
+                sentences,
+                pool,
+                chunk_size,
+                prompt_name=prompt_name,
+                prompt=prompt,
+                batch_size=batch_size,
+                show_progress_bar=show_progress_bar,
+                output_value=output_value,
+                precision=precision,
+                convert_to_numpy=convert_to_numpy,
+                convert_to_tensor=convert_to_tensor,
+                device=device,
+                normalize_embeddings=normalize_embeddings,
+                truncate_dim=truncate_dim,
+                **kwargs,
+            )
         task = kwargs.pop("task", None)
         if kwargs:
             raise InputError(f"encode() got unexpected keyword arguments {sorted(kwargs)}.")
@@ -169,7 +193,7 @@ class SentenceTransformer(nn.Sequential):
             convert_to_numpy = convert_to_tensor = False
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
-        if device is not None:
+        if isinstance(device, str):
             self.to(device)
 
         if not texts:
@@ -251,6 +275,55 @@ class SentenceTransformer(nn.Sequential):
         width = output_width(self.get_sentence_embedding_dimension(truncate_dim) or 0, precision)
         empty = np.zeros((0, width), dtype=numpy_dtype(precision))
         return torch.from_numpy(empty) if convert_to_tensor else empty
+
+    def start_multi_process_pool(self, target_devices: list[str] | None = None, **options: Any) -> Any:
+        """Start worker processes (one per device; 4 CPU workers by default) for ``encode(..., pool=pool)``.
+
+        The pool is also a context manager: ``with model.multi_process_pool() as pool: ...``.
+        See :mod:`sentkit.inference.pool` for why it cannot hang.
+        """
+        from sentkit.inference.pool import start_multi_process_pool
+
+        return start_multi_process_pool(self, target_devices, **options)
+
+    multi_process_pool = start_multi_process_pool
+
+    @staticmethod
+    def stop_multi_process_pool(pool: Any) -> None:
+        """Stop the workers of ``pool`` (always: they are terminated, then killed, if they do not exit)."""
+        from sentkit.inference.pool import stop_multi_process_pool
+
+        stop_multi_process_pool(pool)
+
+    def encode_multi_process(
+        self,
+        sentences: list[str],
+        pool: Any,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        chunk_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        precision: str = "float32",
+        normalize_embeddings: bool = False,
+        truncate_dim: int | None = None,
+    ) -> Any:
+        """Deprecated, as in the reference: use ``encode(sentences, pool=pool)``."""
+        warnings.warn(
+            "encode_multi_process is deprecated; use encode(..., pool=pool).", DeprecationWarning, stacklevel=2
+        )
+        return self.encode(
+            sentences,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+            precision=precision,
+            normalize_embeddings=normalize_embeddings,
+            truncate_dim=truncate_dim,
+            pool=pool,
+            chunk_size=chunk_size,
+        )
 
     def encode_query(
         self, sentences: Any = None, prompt_name: str | None = None, prompt: str | None = None, **kwargs: Any
