@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from sentkit.encoders.cross_encoder import CrossEncoder
     from sentkit.encoders.sentence_transformer import SentenceTransformer
     from sentkit.encoders.sparse_encoder import SparseEncoder
+    from sentkit.inference.onnx.encoder import OnnxEncoder
     from sentkit.similarity import SimilarityFunction
 
 __all__ = [
     "CrossEncoder",
     "KeyBERT",
+    "OnnxEncoder",
     "SentenceTransformer",
     "SimilarityFunction",
     "SparseEncoder",
@@ -34,6 +36,7 @@ __all__ = [
 _LAZY = {
     "KeyBERT": "sentkit.apps.keywords",
     "CrossEncoder": "sentkit.encoders.cross_encoder",
+    "OnnxEncoder": "sentkit.inference.onnx.encoder",
     "SentenceTransformer": "sentkit.encoders.sentence_transformer",
     "SimilarityFunction": "sentkit.similarity",
     "SparseEncoder": "sentkit.encoders.sparse_encoder",

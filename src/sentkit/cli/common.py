@@ -10,7 +10,7 @@ from typing import Any
 from sentkit.errors import InputError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("torch",)  # onnx joins when its engine lands (issue: speed)
+BACKENDS = ("torch", "onnx")
 INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv")
 MODEL_CLASSES = {
     "dense": ("sentkit.encoders.sentence_transformer", "SentenceTransformer"),
@@ -48,13 +48,20 @@ def add_input_options(parser: argparse.ArgumentParser, what: str = "texts") -> N
     parser.add_argument("--field", default="text", help="JSONL key or CSV column that holds the text (default: text)")
 
 
-def load_model(kind: str, args: argparse.Namespace) -> Any:
+def load_model(kind: str, args: argparse.Namespace, light: bool = False) -> Any:
     """Load ``args.model`` as a ``dense`` (SentenceTransformer), ``sparse`` or ``rerank`` model.
+
+    ``light``: the command only encodes, so with ``--backend onnx`` on the CPU a dense model is
+    an :class:`~sentkit.inference.onnx.encoder.OnnxEncoder`, which starts without torch.
 
     Raises:
         ModelNotFoundError, ModelFormatError, ConfigurationError: from the model class.
         MissingDependencyError: the model class is not part of this sentkit installation.
     """
+    if light and kind == "dense" and args.backend == "onnx" and args.device in (None, "cpu"):
+        from sentkit.inference.onnx.encoder import OnnxEncoder
+
+        return OnnxEncoder.load(args.model)
     return model_class(kind)(args.model, device=args.device, backend=args.backend)
 
 

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = output_format(args.output, args.output_format)
     batches = chunks(iter_texts(args.input, args.input_format, args.field), args.chunk_size)
     first = next(batches, None)  # read first: input errors come before the model loads or the output exists
-    model = load_model("dense", args)
+    model = load_model("dense", args, light=fmt != "store")
     if fmt == "store":
         return _encode_to_store(model, first, batches, args)
     writer = open_writer(args.output, fmt, args.precision)

@@ -26,6 +26,7 @@ COMMANDS = (
     ("plot", "sentkit.cli.plot_cmd"),
     ("models", "sentkit.cli.models_cmd"),
     ("serve", "sentkit.cli.serve_cmd"),
+    ("bench", "sentkit.cli.bench_cmd"),
 )
 
 

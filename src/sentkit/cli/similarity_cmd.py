@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         texts += read_texts(args.file, args.input_format, args.field)
     require_texts(texts, "texts")
     others = texts if args.against is None else list(args.against)
-    model = load_model("dense", args)
+    model = load_model("dense", args, light=True)
     embeddings = model.encode(texts, batch_size=args.batch_size, show_progress_bar=False)
     other_embeddings = (
         embeddings

@@ -12,19 +12,25 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
-from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
+from sentkit.errors import ConfigurationError, InputError
+from sentkit.inference.batching import check_max_batch_tokens
+from sentkit.inference.engine import EncodeOptions, Engine
 from sentkit.inference.inputs import as_text_list, check_batch_size, split_task_inputs
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
+from sentkit.inference.torch_engine import TorchEngine
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.similarity import SIMILARITY_FUNCTIONS, similarity_name
 
 logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx")
+# model_kwargs that configure the ONNX backend rather than the Hugging Face model.
+ONNX_OPTIONS = ("quantization", "calibration_texts", "provider", "threads")
 
 OUTPUT_VALUES = ("sentence_embedding", "token_embeddings", None)
 
@@ -72,9 +78,12 @@ class SentenceTransformer(nn.Sequential):
         processor_kwargs: dict[str, Any] | None = None,
         model_card_data: Any = None,
     ) -> None:
-        if backend != "torch":
-            raise ConfigurationError(f"backend={backend!r} is not available yet; use backend='torch'.")
+        if backend not in BACKENDS:
+            raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")
+        model_kwargs = dict(model_kwargs or {})
+        onnx_options = {key: model_kwargs.pop(key) for key in ONNX_OPTIONS if key in model_kwargs}
         settings: dict[str, Any] = {}
+        folder: Path | None = None
         if model_name_or_path is not None:
             folder = resolve_model_folder(
                 model_name_or_path,
@@ -89,10 +98,10 @@ class SentenceTransformer(nn.Sequential):
                 token=token,
                 local_files_only=local_files_only,
                 trust_remote_code=trust_remote_code,
-                model_kwargs=dict(model_kwargs or {}),
+                model_kwargs=model_kwargs,
                 tokenizer_kwargs={**(processor_kwargs or {}), **(tokenizer_kwargs or {})},
                 config_kwargs=dict(config_kwargs or {}),
-                backend=backend,
+                backend="torch",  # modules hold torch weights; the onnx backend exports them once
             )
             loaded = load_pipeline(folder, options)
             modules, settings = loaded.modules, loaded.settings
@@ -116,8 +125,30 @@ class SentenceTransformer(nn.Sequential):
         if name is not None:
             self.similarity_fn_name = name
         self._prompt_lengths: dict[str, int] = {}
+        self._engine: Engine | None = None
         self.to(device or default_device())
         self.eval()
+        if backend == "onnx":
+            load_settings = {
+                "model_kwargs": model_kwargs,
+                "tokenizer_kwargs": tokenizer_kwargs,
+                "config_kwargs": config_kwargs,
+            }
+            self._engine = _onnx_engine(self, folder, onnx_options, {k: v for k, v in load_settings.items() if v})
+
+    @property
+    def engine(self) -> Engine:
+        """What runs the pipeline in :meth:`encode`: torch, or ONNX Runtime with ``backend="onnx"``.
+
+        Assign an object with the same ``run`` method to replace it (tests use a fake one).
+        """
+        if self._engine is None:
+            self._engine = TorchEngine(self)
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
 
     # ----------------------------------------------------------------------------------- encode
     def encode(
@@ -136,6 +167,7 @@ class SentenceTransformer(nn.Sequential):
         truncate_dim: int | None = None,
         pool: Any = None,
         chunk_size: int | None = None,
+        max_batch_tokens: int | None = None,
         **kwargs: Any,
     ) -> Any:
         """Embed one text or a list of texts.
@@ -144,7 +176,8 @@ class SentenceTransformer(nn.Sequential):
         order; ``(0, D)`` for an empty list. ``convert_to_tensor`` gives a torch tensor, neither
         flag a list of tensors. ``output_value="token_embeddings"`` gives one (T_i, D) tensor per
         text, ``None`` one dict of all features per text. ``precision`` other than float32 gives
-        quantized numpy arrays (binary ones packed to ceil(D / 8) columns).
+        quantized numpy arrays (binary ones packed to ceil(D / 8) columns). ``max_batch_tokens``
+        (a sentkit addition) also bounds each batch by padded tokens (rows x longest input).
 
         Raises:
             InputTypeError: an input item that is not a str (names its index and type).
@@ -173,6 +206,7 @@ class SentenceTransformer(nn.Sequential):
                 device=device,
                 normalize_embeddings=normalize_embeddings,
                 truncate_dim=truncate_dim,
+                max_batch_tokens=max_batch_tokens,
                 **kwargs,
             )
         task = kwargs.pop("task", None)
@@ -198,12 +232,20 @@ class SentenceTransformer(nn.Sequential):
 
         if not texts:
             return self._empty_output(precision, truncate_dim, convert_to_numpy, convert_to_tensor, output_value)
-        outputs = self._run(
-            texts, prompt, task, batch_size, show_progress_bar, output_value, truncate_dim, normalize_embeddings
+        options = EncodeOptions(
+            prompt=prompt,
+            task=task,
+            batch_size=batch_size,
+            max_batch_tokens=check_max_batch_tokens(max_batch_tokens),
+            show_progress_bar=show_progress_bar,
+            output_value=output_value,
+            truncate_dim=truncate_dim,
+            normalize=normalize_embeddings,
         )
+        outputs = self.engine.run(texts, options)
         if output_value != "sentence_embedding":
             return outputs[0] if is_single else outputs
-        embeddings = torch.stack(outputs)  # (N, D)
+        embeddings = torch.as_tensor(outputs)  # (N, D)
         result: Any = embeddings
         if precision != "float32":
             result = torch.from_numpy(quantize_embeddings(embeddings, precision))
@@ -212,55 +254,6 @@ class SentenceTransformer(nn.Sequential):
         elif not convert_to_tensor:
             result = list(result)
         return result[0] if is_single else result
-
-    def _run(
-        self,
-        texts: list[str],
-        prompt: str | None,
-        task: str | None,
-        batch_size: int,
-        show_progress_bar: bool,
-        output_value: str | None,
-        truncate_dim: int | None,
-        normalize: bool,
-    ) -> list[Any]:
-        """Run the pipeline over ``texts`` in length-sorted batches; outputs in input order."""
-        order = np.argsort([-len(text) for text in texts], kind="stable")
-        outputs: list[Any] = [None] * len(texts)
-        non_finite: list[int] = []
-        device = self.device
-        for start in tqdm(range(0, len(texts), batch_size), desc="Batches", disable=not show_progress_bar):
-            indices = order[start : start + batch_size]
-            try:
-                features = self.tokenize([texts[i] for i in indices], prompt=prompt, task=task)
-            except UnencodableTextError as exc:
-                raise UnencodableTextError(int(indices[exc.index])) from exc.__cause__
-            features = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in features.items()}
-            with torch.inference_mode():
-                features = self.forward(features)
-            if output_value == "sentence_embedding":
-                embeddings = features["sentence_embedding"]  # (B, D)
-                non_finite += _non_finite_rows(embeddings, indices)
-                if truncate_dim is not None:
-                    embeddings = embeddings[:, :truncate_dim]
-                if normalize:
-                    embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
-                rows: Sequence[Any] = embeddings.cpu()
-            elif output_value == "token_embeddings":
-                tokens, mask = features["token_embeddings"], features["attention_mask"]
-                non_finite += _non_finite_rows(tokens, indices)
-                lengths = mask.sum(dim=1).tolist()
-                rows = [tokens[row, : int(length)] for row, length in enumerate(lengths)]
-            else:
-                rows = [_row_features(features, row, len(indices)) for row in range(len(indices))]
-            for position, index in enumerate(indices):
-                outputs[index] = rows[position]
-        if non_finite:
-            raise NumericalError(
-                f"The model produced NaN or inf for the inputs at indices {sorted(non_finite)}. "
-                "Check the model weights and dtype (fp16 can overflow)."
-            )
-        return outputs
 
     def _empty_output(
         self,
@@ -496,17 +489,28 @@ class SentenceTransformer(nn.Sequential):
         lines += ["Modules:", ""] + [f"{i}. {module!r}" for i, module in enumerate(self._modules.values())]
         return "\n".join(lines) + "\n"
 
+    # ------------------------------------------------------------------------------ training
+    def fit(self, *args: Any, **kwargs: Any) -> None:
+        """Train with the classic ``fit(train_objectives=[(DataLoader, loss)], ...)`` API.
 
-def _non_finite_rows(values: Tensor, indices: np.ndarray) -> list[int]:
-    """Input indices of the rows of ``values`` (B, ...) that hold NaN or inf."""
-    finite = torch.isfinite(values).reshape(values.shape[0], -1).all(dim=1)
-    if bool(finite.all()):
-        return []
-    return [int(indices[i]) for i in torch.nonzero(~finite).flatten().tolist()]
+        Runs on :class:`~sentkit.train.SentenceTransformerTrainer`; the arguments are those of
+        :func:`sentkit.train.fit.fit_sentence_transformer`. Needs the ``train`` extra.
+        """
+        from sentkit.train.fit import fit_sentence_transformer
+
+        fit_sentence_transformer(self, *args, **kwargs)
 
 
-def _row_features(features: Features, row: int, batch: int) -> dict[str, Any]:
-    return {
-        name: value[row] if isinstance(value, Tensor) and value.ndim > 0 and value.shape[0] == batch else value
-        for name, value in features.items()
-    }
+def _onnx_engine(
+    model: SentenceTransformer, folder: Path | None, options: dict[str, Any], load_settings: dict[str, Any]
+) -> Engine:
+    """The torch engine with its forward pass on the (cached) ONNX export of ``model``."""
+    from sentkit.inference.onnx.export import cached_export
+    from sentkit.inference.onnx.forward import OnnxForward
+
+    quantization = options.get("quantization")
+    if quantization not in (None, "int8", "int8-static"):
+        raise ConfigurationError(f"quantization={quantization!r} is not one of None, 'int8', 'int8-static'.")
+    export = cached_export(model, folder, quantization, options.get("calibration_texts"), load_settings)
+    provider = options.get("provider")
+    return TorchEngine(model, OnnxForward(export, options.get("threads"), [provider] if provider else None))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import numpy as np
-import torch
 
 from sentkit.errors import InputError
 
@@ -56,13 +56,7 @@ def quantize_embeddings(
         InputError: an unknown precision or integer input.
     """
     check_precision(precision)
-    if isinstance(embeddings, torch.Tensor):
-        embeddings = embeddings.detach().float().cpu().numpy()
-    elif isinstance(embeddings, list):
-        embeddings = np.stack(
-            [np.asarray(e.detach().float().cpu() if isinstance(e, torch.Tensor) else e) for e in embeddings]
-        )
-    embeddings = np.asarray(embeddings)
+    embeddings = _as_numpy(embeddings)
     if embeddings.dtype.kind in "iu":
         raise InputError("quantize_embeddings takes float embeddings; these are already integers.")
     if precision == "float32":
@@ -103,3 +97,13 @@ def _ranges(embeddings: np.ndarray, precision: str, calibration: np.ndarray | No
             )
         calibration = embeddings
     return np.vstack((np.min(calibration, axis=0), np.max(calibration, axis=0)))
+
+
+def _as_numpy(embeddings: Any) -> np.ndarray:
+    """Float embeddings as numpy: torch tensors (if torch is loaded at all), lists of rows, arrays."""
+    torch = sys.modules.get("torch")  # an input cannot be a tensor unless torch was imported
+    if torch is not None and isinstance(embeddings, torch.Tensor):
+        return embeddings.detach().float().cpu().numpy()
+    if isinstance(embeddings, list):
+        return np.stack([_as_numpy(row) for row in embeddings])
+    return np.asarray(embeddings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sentkit._text import first_unencodable, text_head
 from sentkit.errors import ModelFormatError, UnencodableTextError
 from sentkit.io.files import read_json
 
@@ -20,11 +21,6 @@ TOKENIZER_FILES = (
     "tokenizer.model",
     "sentencepiece.model",
 )
-
-# A text longer than max_length * this many characters is cut before tokenizing (see _head).
-_CHARS_PER_TOKEN_BOUND = 12
-# Tokens the cut head must hold beyond max_length, so boundary effects cannot reach kept tokens.
-_TOKEN_MARGIN = 16
 
 
 class Tokenizer:
@@ -82,7 +78,7 @@ class Tokenizer:
                 *call, padding=True, truncation="longest_first", max_length=max_length, return_tensors="pt"
             )
         except (TypeError, ValueError) as exc:
-            index = _first_unencodable(batch)
+            index = first_unencodable(batch)
             if index is None:
                 raise
             raise UnencodableTextError(index) from exc
@@ -93,26 +89,7 @@ class Tokenizer:
         return len(self.hf_tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
     def _head(self, text: str, max_length: int) -> str:
-        """A prefix of ``text`` that tokenizes to the same first ``max_length`` tokens.
-
-        The whole text is never tokenized when it is far longer than the model can take: the text
-        is cut at a whitespace that lies beyond ``max_length + margin`` tokens. Two cuts at
-        different places must agree on the kept tokens (tokenization is local to words for the
-        tokenizers in use; the check guards the rest); otherwise the full text is used.
-        """
-        limit = max_length * _CHARS_PER_TOKEN_BOUND
-        while limit < len(text):
-            cut = text.rfind(" ", limit // 2, limit)
-            if cut > 0 and self.count_tokens(text[:cut]) >= max_length + _TOKEN_MARGIN:
-                longer = text.rfind(" ", limit, 2 * limit)
-                if longer < 0:
-                    return text
-                short_ids = self._ids(text[:cut], max_length)
-                if short_ids == self._ids(text[:longer], max_length):
-                    return text[:cut]
-                return text
-            limit *= 2
-        return text
+        return text_head(text, max_length, self.count_tokens, lambda part: self._ids(part, max_length))
 
     def _ids(self, text: str, max_length: int) -> list[int]:
         return list(self.hf_tokenizer(text, truncation=True, max_length=max_length)["input_ids"])
@@ -120,17 +97,6 @@ class Tokenizer:
     def save(self, folder: Path, max_length: int) -> None:
         self.hf_tokenizer.model_max_length = max_length
         self.hf_tokenizer.save_pretrained(folder)
-
-
-def _first_unencodable(texts: list[Any]) -> int | None:
-    for index, item in enumerate(texts):
-        parts = item if isinstance(item, tuple) else (item,)
-        for part in parts:
-            try:
-                part.encode("utf-8")
-            except UnicodeEncodeError:
-                return index
-    return None
 
 
 def _add_lowercasing(hf_tokenizer: Any) -> None:

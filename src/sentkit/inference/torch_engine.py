@@ -1,0 +1,149 @@
+"""The torch engine: runs a SentenceTransformer's modules over texts in length-sorted batches.
+
+Texts are sorted by length (characters) and tokenized ``batch_size`` at a time; with
+``max_batch_tokens`` a tokenized batch is split into parts of at most that many padded tokens,
+each part trimmed to its own longest input. A part that runs out of memory is halved and retried
+(:class:`~sentkit.inference.batching.HalvingRunner`). The forward pass runs under
+``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from sentkit.errors import UnencodableTextError
+from sentkit.inference.batching import HalvingRunner, length_sorted_batches
+from sentkit.inference.engine import EncodeOptions, raise_non_finite
+
+Features = dict[str, Any]
+
+
+class TorchEngine:
+    """Runs ``model`` (a SentenceTransformer: ``tokenize`` and ``forward``) on its device.
+
+    ``forward(features, output_value)``, when given, replaces the modules' forward pass (the ONNX
+    backend runs its graph there); tokenization stays the model's own.
+    """
+
+    def __init__(self, model: Any, forward: Callable[[Features, str | None], Features] | None = None) -> None:
+        self.model = model
+        self.forward = forward
+
+    def run(self, texts: list[str], options: EncodeOptions) -> Any:
+        """(N, D) CPU tensor of sentence embeddings, or one item per text for other output values."""
+        embeddings: Tensor | None = None
+        items: list[Any] = [None] * len(texts)
+        non_finite: list[int] = []
+        halving = HalvingRunner()
+        batches = length_sorted_batches([len(text) for text in texts], options.batch_size)
+        for indices in tqdm(batches, desc="Batches", disable=not options.show_progress_bar):
+            features = self._tokenize(texts, indices, options)
+            for rows, output in self._forward_parts(features, options, halving):
+                positions = indices[rows]
+                if options.output_value == "sentence_embedding":
+                    values = output["sentence_embedding"]  # (b, D)
+                    non_finite += _non_finite_rows(values, positions)
+                    values = _finish(values, options).cpu()
+                    if embeddings is None:
+                        embeddings = values.new_empty((len(texts), values.shape[1]))
+                    embeddings[torch.from_numpy(positions)] = values
+                else:
+                    for row, item in zip(positions, _row_items(output, options.output_value), strict=True):
+                        items[row] = item
+                    if options.output_value == "token_embeddings":
+                        non_finite += _non_finite_rows(output["token_embeddings"], positions)
+        raise_non_finite(non_finite)
+        return embeddings if options.output_value == "sentence_embedding" else items
+
+    def _tokenize(self, texts: list[str], indices: np.ndarray, options: EncodeOptions) -> Features:
+        try:
+            features = self.model.tokenize([texts[i] for i in indices], prompt=options.prompt, task=options.task)
+        except UnencodableTextError as exc:
+            raise UnencodableTextError(int(indices[exc.index])) from exc.__cause__
+        device = self.model.device
+        return {key: value.to(device) if isinstance(value, Tensor) else value for key, value in features.items()}
+
+    def _forward_parts(
+        self, features: Features, options: EncodeOptions, halving: HalvingRunner
+    ) -> Iterator[tuple[np.ndarray, Features]]:
+        """Yield ``(rows, outputs)`` for parts of the tokenized batch that fit the budget and memory."""
+        mask = features.get("attention_mask")
+        size = _batch_size(features)
+        if options.max_batch_tokens is not None and isinstance(mask, Tensor) and mask.ndim == 2:
+            parts = length_sorted_batches(mask.sum(dim=1).tolist(), size, options.max_batch_tokens)
+        else:
+            parts = [np.arange(size)]
+
+        def forward(rows: np.ndarray) -> Features:
+            part = take_rows(features, rows, size)
+            with torch.inference_mode():
+                if self.forward is not None:
+                    return self.forward(part, options.output_value)
+                return self.model.forward(part)
+
+        for part in parts:
+            yield from halving(part, forward)
+
+
+def take_rows(features: Features, rows: np.ndarray, size: int) -> Features:
+    """The features of ``rows`` of a batch of ``size``; token columns that are padding in all of them are dropped."""
+    if len(rows) == size and bool(np.all(rows == np.arange(size))):
+        return features
+    index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+    mask = features.get("attention_mask")
+    keep: Tensor | None = None
+    if isinstance(mask, Tensor) and mask.ndim == 2:
+        keep = mask.index_select(0, index.to(mask.device)).bool().any(dim=0)  # (T,)
+    part: Features = {}
+    for key, value in features.items():
+        if isinstance(value, Tensor) and value.ndim > 0 and value.shape[0] == size:
+            value = value.index_select(0, index.to(value.device))
+            if keep is not None and mask is not None and value.ndim >= 2 and value.shape[1] == mask.shape[1]:
+                value = value[:, keep]
+        part[key] = value
+    return part
+
+
+def _batch_size(features: Features) -> int:
+    for value in features.values():
+        if isinstance(value, Tensor) and value.ndim > 0:
+            return int(value.shape[0])
+    raise ValueError("The tokenized batch holds no tensors.")
+
+
+def _finish(embeddings: Tensor, options: EncodeOptions) -> Tensor:
+    if options.truncate_dim is not None:
+        embeddings = embeddings[:, : options.truncate_dim]
+    if options.normalize:
+        embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+    return embeddings
+
+
+def _row_items(output: Features, output_value: str | None) -> list[Any]:
+    """One item per row: the (T_i, D) token embeddings, or a dict of every feature of that row."""
+    if output_value == "token_embeddings":
+        tokens, mask = output["token_embeddings"], output["attention_mask"]
+        lengths = mask.sum(dim=1).tolist()
+        return [tokens[row, : int(length)] for row, length in enumerate(lengths)]
+    size = _batch_size(output)
+    return [
+        {
+            name: value[row] if isinstance(value, Tensor) and value.ndim > 0 and value.shape[0] == size else value
+            for name, value in output.items()
+        }
+        for row in range(size)
+    ]
+
+
+def _non_finite_rows(values: Tensor, positions: np.ndarray) -> list[int]:
+    """Input indices of the rows of ``values`` (B, ...) that hold NaN or inf."""
+    finite = torch.isfinite(values).reshape(values.shape[0], -1).all(dim=1)
+    if bool(finite.all()):
+        return []
+    return [int(positions[i]) for i in torch.nonzero(~finite).flatten().tolist()]

@@ -1,0 +1,127 @@
+"""Token-budget batching, halving on out-of-memory errors, and the engine seam of SentenceTransformer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sentkit import SentenceTransformer
+from sentkit.errors import InputError
+from sentkit.inference.batching import HalvingRunner, is_out_of_memory, length_sorted_batches
+from sentkit.inference.engine import EncodeOptions
+from tests.reference import TEXTS, reference_model
+
+
+@pytest.fixture(scope="module")
+def model_folder(hf_checkpoints: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return reference_model(hf_checkpoints["bert"], tmp_path_factory.mktemp("batching") / "model")
+
+
+@pytest.mark.parametrize(("batch_size", "budget"), [(4, None), (4, 40), (100, 25), (3, 1)])
+def test_batches_cover_every_input_once_within_limits(batch_size: int, budget: int | None) -> None:
+    lengths = np.random.default_rng(0).integers(1, 30, size=50)
+    batches = length_sorted_batches(lengths, batch_size, budget)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(50))
+    assert list(lengths[flat]) == sorted(lengths, reverse=True)  # longest first
+    for batch in batches:
+        assert len(batch) <= batch_size
+        if budget is not None and len(batch) > 1:
+            assert len(batch) * lengths[batch].max() <= budget
+
+
+def test_out_of_memory_is_recognised() -> None:
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(
+        RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+    )
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+def test_halving_runner_splits_until_batches_fit() -> None:
+    seen: list[int] = []
+
+    def run(rows: np.ndarray) -> list[int]:
+        seen.append(len(rows))
+        if len(rows) > 3:
+            raise RuntimeError("CUDA out of memory.")
+        return (rows * 10).tolist()
+
+    runner = HalvingRunner()
+    results = list(runner(np.arange(10), run))
+    assert np.concatenate([rows for rows, _ in results]).tolist() == list(range(10))
+    assert all(output == (rows * 10).tolist() for rows, output in results)
+    assert runner.row_limit is not None
+    assert runner.row_limit <= 3
+    seen.clear()
+    list(runner(np.arange(6), run))  # later batches start at the size that worked
+    assert max(seen) <= 3
+
+
+def test_halving_runner_reraises_what_halving_cannot_fix() -> None:
+    def always_oom(rows: np.ndarray) -> None:
+        raise RuntimeError("CUDA out of memory.")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        list(HalvingRunner()(np.arange(4), always_oom))
+
+    def other(rows: np.ndarray) -> None:
+        raise RuntimeError("index out of range")
+
+    with pytest.raises(RuntimeError, match="index out of range"):
+        list(HalvingRunner()(np.arange(4), other))
+
+
+def test_token_budget_gives_the_same_embeddings(model_folder: Path) -> None:
+    model = SentenceTransformer(str(model_folder), device="cpu")
+    expected = model.encode(TEXTS, batch_size=8)
+    shapes: list[tuple[int, int]] = []
+    forward = model.forward
+
+    def recording(features):
+        shapes.append(tuple(features["input_ids"].shape))
+        return forward(features)
+
+    model.forward = recording  # type: ignore[method-assign]
+    got = model.encode(TEXTS, batch_size=8, max_batch_tokens=30)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert len(shapes) > 1
+    assert all(rows == 1 or rows * width <= 30 for rows, width in shapes)
+    with pytest.raises(InputError, match="max_batch_tokens"):
+        model.encode(TEXTS, max_batch_tokens=0)
+
+
+def test_encode_survives_out_of_memory(model_folder: Path) -> None:
+    model = SentenceTransformer(str(model_folder), device="cpu")
+    expected = model.encode(TEXTS, batch_size=8)
+    forward = model.forward
+
+    def small_batches_only(features):
+        if features["input_ids"].shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return forward(features)
+
+    model.forward = small_batches_only  # type: ignore[method-assign]
+    np.testing.assert_allclose(model.encode(TEXTS, batch_size=8), expected, atol=1e-5)
+    tokens = model.encode(TEXTS, batch_size=8, output_value="token_embeddings")
+    assert [len(item) for item in tokens] == [int(m.sum()) for m in model.tokenize(TEXTS)["attention_mask"]]
+
+
+def test_engine_seam_takes_a_fake(model_folder: Path) -> None:
+    model = SentenceTransformer(str(model_folder), device="cpu")
+    calls: list[EncodeOptions] = []
+
+    class FakeEngine:
+        def run(self, texts: list[str], options: EncodeOptions) -> np.ndarray:
+            calls.append(options)
+            return np.arange(len(texts) * 2, dtype=np.float32).reshape(len(texts), 2)
+
+    model.engine = FakeEngine()
+    out = model.encode(["a", "b", "c"], prompt="q: ", batch_size=2, max_batch_tokens=64, normalize_embeddings=True)
+    np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(3, 2))
+    assert calls == [EncodeOptions(prompt="q: ", batch_size=2, max_batch_tokens=64, normalize=True)]
