@@ -12,6 +12,7 @@ written for sentence-transformers would catch (``ValueError``, ``TypeError``, ``
     ├── ConfigurationError (ValueError)       a setting that cannot hold (e.g. max_seq_length too large)
     ├── ModelNotFoundError (OSError)          no local folder, cache entry, carrier package or hub repo
     ├── ModelFormatError (ValueError)         a model folder that is broken: names the file and the problem
+    │   └── IndexFormatError                  a saved vector index that is truncated, corrupt or too new
     ├── NumericalError (FloatingPointError)   NaN or inf in an output: names the rows
     ├── MissingDependencyError (ImportError)  an optional extra is not installed: names the pip command
     └── WorkerError (RuntimeError)            a multi-process pool worker died or hung: names it
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "IndexFormatError",
     "InputError",
     "InputTypeError",
     "MissingDependencyError",
@@ -66,6 +68,11 @@ class ModelNotFoundError(SentkitError, OSError):
 
 class ModelFormatError(SentkitError, ValueError):
     """A model folder that is incomplete or corrupt."""
+
+
+class IndexFormatError(ModelFormatError):
+    """A saved :class:`~sentkit.index.VectorIndex` file that is truncated, corrupt (checksum
+    mismatch), not an index at all, or written in a newer format version; names the file."""
 
 
 class NumericalError(SentkitError, FloatingPointError):

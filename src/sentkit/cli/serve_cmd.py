@@ -28,6 +28,9 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--reranker", action="append", default=[], help="cross-encoder model (repeatable)")
     parser.add_argument("--sparse", action="append", default=[], help="sparse (SPLADE) model (repeatable)")
+    parser.add_argument(
+        "--index", action="append", default=[], help="saved vector index for POST /search, NAME=PATH (repeatable)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--device", default=None, help="device for all models (default: the best available)")
@@ -84,12 +87,13 @@ def run(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origin),
     )
     models = load_models(args)
+    indexes = load_indexes(args.index)
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
     print(f"sentkit: serving {', '.join(models)} on http://{args.host}:{args.port}", file=sys.stderr)
-    serve(create_app(models, settings), args.host, args.port, log_level=args.log_level)
+    serve(create_app(models, settings, indexes), args.host, args.port, log_level=args.log_level)
     return 0
 
 
@@ -110,3 +114,19 @@ def load_models(args: argparse.Namespace) -> dict[str, Any]:
                 raise InputError(f"Two models are named {alias!r}; give one another alias with ALIAS=NAME.")
             models[alias] = model_class(kind)(name, device=args.device, backend=args.backend)
     return models
+
+
+def load_indexes(specs: list[str]) -> dict[str, Any]:
+    """Load each saved vector index of ``--index NAME=PATH`` (or PATH, named after itself).
+
+    Raises:
+        InputError: the same name twice. IndexFormatError, OSError: from ``VectorIndex.load``.
+    """
+    from sentkit.index import VectorIndex
+
+    indexes: dict[str, Any] = {}
+    for name, path in parse_model_specs(specs):
+        if name in indexes:
+            raise InputError(f"Two indexes are named {name!r}; give one another name with NAME=PATH.")
+        indexes[name] = VectorIndex.load(path)
+    return indexes

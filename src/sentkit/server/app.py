@@ -28,15 +28,20 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_JOIN_S = 30.0
 
 
-def create_app(models: dict[str, Any], settings: ServerSettings | None = None) -> FastAPI:
+def create_app(
+    models: dict[str, Any], settings: ServerSettings | None = None, indexes: dict[str, Any] | None = None
+) -> FastAPI:
     """Build the HTTP app serving ``models`` (served name -> SentenceTransformer, SparseEncoder or CrossEncoder).
+
+    ``indexes`` (served name -> :class:`sentkit.index.VectorIndex`) are searched by ``POST /search``.
 
     Each model gets a micro-batcher (a worker thread, started on first use) that runs its calls
     off the event loop. The app's lifespan shutdown finishes the queued work and stops the
     workers; uvicorn runs it after the in-flight requests have been answered.
 
     Raises:
-        ConfigurationError: no models, an empty name, or an object that is no servable model.
+        ConfigurationError: no models, an empty name, an object that is no servable model, or an
+            index without ``search``.
     """
     settings = settings or ServerSettings()
     if not models:
@@ -47,7 +52,10 @@ def create_app(models: dict[str, Any], settings: ServerSettings | None = None) -
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"Model names must be non-empty strings, got {name!r}.")
         served[name] = ServedModel(name, model, settings, metrics)
-    state = ServerState(served, settings, metrics)
+    for name, index in (indexes or {}).items():
+        if not isinstance(name, str) or not name or not callable(getattr(index, "search", None)):
+            raise ConfigurationError(f"Indexes must be {{'name': VectorIndex}}, got {name!r}: {type(index).__name__}.")
+    state = ServerState(served, settings, metrics, dict(indexes or {}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,11 +1,12 @@
 """The HTTP endpoints: OpenAI's ``/v1/embeddings``, TEI's ``/embed``, ``/embed_sparse``, ``/rerank``,
-``/similarity``, ``/tokenize``, and ``/health``, ``/info``, ``/metrics``, ``/v1/models``."""
+``/similarity``, ``/tokenize``, sentkit's ``/search`` (over saved vector indexes), and ``/health``,
+``/info``, ``/metrics``, ``/v1/models``."""
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from sentkit.server.schemas import (
     EmbedRequest,
     EmbedSparseRequest,
     RerankRequest,
+    SearchRequest,
     SimilarityRequest,
     TokenizeRequest,
 )
@@ -38,6 +40,7 @@ from sentkit.server.settings import ServerSettings
 router = APIRouter()
 
 PROBE_TEXT = "health check"
+MAX_SEARCH_TOP_K = 10_000  # hits per query that /search answers at most
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ServerState:
     models: dict[str, ServedModel]
     settings: ServerSettings
     metrics: Registry
+    indexes: dict[str, Any] = field(default_factory=dict)  # name -> sentkit.index.VectorIndex
 
 
 def _state(request: Request) -> ServerState:
@@ -176,6 +180,39 @@ async def similarity(body: SimilarityRequest, request: Request) -> Response:
     return _json([float(score) for score in scores[0].tolist()])
 
 
+@router.post("/search")
+async def search(body: SearchRequest, request: Request) -> Response:
+    """Search a served vector index: per query, ``[{"corpus_id", "score", "metadata"}]`` best first.
+
+    The queries are embedded by the dense model (``model``, default the first) with ``prompt_name``,
+    by default its "query" prompt when it has one (as ``encode_query``), then searched with
+    ``VectorIndex.search(top_k, rescore)`` off the event loop.
+    """
+    state = _state(request)
+    queries, _ = check_texts(body.inputs, "inputs", state.settings)
+    if not state.indexes:
+        raise api_error(501, "This server serves no vector index; start it with --index NAME=PATH.")
+    if body.index is not None and body.index not in state.indexes:
+        raise api_error(404, f"Index {body.index!r} is not served here; available: {sorted(state.indexes)}.")
+    index = state.indexes[body.index] if body.index is not None else next(iter(state.indexes.values()))
+    if not 0 < body.top_k <= MAX_SEARCH_TOP_K:
+        raise api_error(422, f"top_k must be between 1 and {MAX_SEARCH_TOP_K}, got {body.top_k}.")
+    served = resolve_model(state.models, body.model, "dense")
+    prompt_name = body.prompt_name
+    if prompt_name is None and served.has_prompt("query"):
+        prompt_name = "query"
+    rows, _ = await _embed_dense(state, served, queries, prompt_name, body.truncate)
+    matrix = np.stack(rows).astype(np.float32, copy=False)  # (Q, D)
+    if matrix.shape[1] != index.dimension:
+        raise api_error(
+            400,
+            f"Model {served.name!r} gives {matrix.shape[1]}-dimensional embeddings but the index holds "
+            f"{index.dimension}-dimensional ones; pass the model that built it.",
+        )
+    hits = await run_in_threadpool(index.search, matrix, body.top_k, body.rescore)
+    return _json(hits)
+
+
 @router.post("/tokenize")
 async def tokenize(body: TokenizeRequest, request: Request) -> Response:
     """TEI's ``/tokenize``: per text, ``{"id", "text", "special", "start", "stop"}`` (offsets in characters)."""
@@ -218,7 +255,10 @@ async def health(request: Request) -> Response:
 @router.get("/info")
 async def info(request: Request) -> Response:
     state = _state(request)
-    return _json(server_info(state.models, state.settings))
+    facts = server_info(state.models, state.settings)
+    if state.indexes:
+        facts["indexes"] = [{"name": name, "index": repr(index)} for name, index in state.indexes.items()]
+    return _json(facts)
 
 
 @router.get("/v1/models")

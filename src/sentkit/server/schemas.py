@@ -75,3 +75,14 @@ class TokenizeRequest(_Request):
     inputs: Any = Field(description="A text or a list of texts.")
     add_special_tokens: bool = True
     prompt_name: str | None = None
+
+
+class SearchRequest(_Request):
+    """``POST /search``: query texts against a served vector index (sentkit's own endpoint)."""
+
+    inputs: Any = Field(description="A query text or a list of them.")
+    index: str | None = Field(default=None, description="Served index name; default: the first.")
+    top_k: int = 10
+    rescore: bool = True
+    truncate: bool = True
+    prompt_name: str | None = Field(default=None, description="Default: the model's 'query' prompt, if it has one.")
