@@ -25,7 +25,7 @@ unit: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP)
-	$(BIN)/python benchmarks/bench_encode.py --data ../shared/data
+	$(BIN)/python benchmarks/bench_speed.py --data ../shared/data --readme benchmarks/README.md --chart benchmarks/speed.png
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

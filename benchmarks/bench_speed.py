@@ -39,11 +39,11 @@ def read_stsb(data: Path) -> tuple[list[str], list[str], np.ndarray]:
     return [row[5] for row in rows], [row[6] for row in rows], np.array([float(row[4]) for row in rows])
 
 
-def quality(models: dict[str, Any], first: list[str], second: list[str], gold: np.ndarray) -> dict[str, tuple]:
+def quality(workers: dict[str, Any], first: list[str], second: list[str], gold: np.ndarray) -> dict[str, tuple]:
     """Per engine: (lowest cosine to the reference, mean cosine, STS-B Spearman)."""
     from scipy.stats import spearmanr
 
-    embeddings = {name: model.encode(first + second, batch_size=32) for name, model in models.items()}
+    embeddings = {name: benchmarking.embeddings(worker, first + second) for name, worker in workers.items()}
     reference = embeddings.get(REFERENCE)
     result = {}
     for name, values in embeddings.items():
@@ -60,35 +60,30 @@ def quality(models: dict[str, Any], first: list[str], second: list[str], gold: n
 
 def measure(args: argparse.Namespace, sentences: list[str], stsb: tuple) -> tuple[dict[str, EngineResult], dict]:
     engines = [name.strip() for name in args.engines.split(",")]
-    models = {name: benchmarking.load_engine(name, MODEL) for name in engines}
+    workers = benchmarking.start_workers(engines, args.model)
     results = {name: EngineResult() for name in engines}
     print("quality ...", file=sys.stderr)
-    scores = quality(models, *stsb)
+    scores = quality(workers, *stsb)
     print("throughput ...", file=sys.stderr)
-    for name, rate in benchmarking.throughput(models, sentences, 32, args.rounds).items():
+    for name, rate in benchmarking.throughput(workers, sentences, 32, args.rounds).items():
         results[name].throughput["STS-B"] = rate
     from transformers import AutoTokenizer
 
-    from sentkit.io.resolve import resolve_model_folder
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_folder(MODEL))
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
     for tokens in (256, 512):
         texts = benchmarking.paragraphs(sentences, tokens, PARAGRAPHS, lambda text: len(tokenizer(text)["input_ids"]))
-        for model in models.values():
-            model.max_seq_length = tokens
-        for name, rate in benchmarking.throughput(models, texts, 16, args.rounds).items():
+        for name, rate in benchmarking.throughput(workers, texts, 16, args.rounds, max_seq_length=tokens).items():
             results[name].throughput[f"{tokens}-token"] = rate
-    for model in models.values():
-        model.max_seq_length = 256
     print("latency ...", file=sys.stderr)
-    for name, (p50, p99) in benchmarking.latency(models, sentences, args.latency_calls).items():
+    for name, (p50, p99) in benchmarking.latency(workers, sentences, args.latency_calls).items():
         results[name].latency_p50_ms, results[name].latency_p99_ms = p50, p99
-    del models
+    for worker in workers.values():
+        worker.close()
     print("cold start and memory ...", file=sys.stderr)
     many = [sentences[i % len(sentences)] for i in range(20_000)]
     for name in engines:
-        results[name].cold_start_s = benchmarking.cold_start(name, MODEL, rounds=3)
-        results[name].peak_rss_mib = benchmarking.peak_rss(name, MODEL, many)
+        results[name].cold_start_s = benchmarking.cold_start(name, args.model, rounds=3)
+        results[name].peak_rss_mib = benchmarking.peak_rss(name, args.model, many)
     return results, scores
 
 
@@ -147,6 +142,9 @@ def main() -> int:
     if not (args.data / "stsb" / "sts-test.csv").is_file():
         print(f"STS-B not found under {args.data}; nothing to measure.")
         return 0
+    from sentkit.io.resolve import resolve_model_folder
+
+    args.model = str(resolve_model_folder(MODEL))  # a folder, so the reference loads it offline too
     first, second, gold = read_stsb(args.data)
     results, scores = measure(args, first + second, (first, second, gold))
     table = benchmarking.format_table(results)

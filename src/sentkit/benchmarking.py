@@ -1,9 +1,10 @@
 """Side-by-side speed and memory measurements of encoders, for ``sentkit bench`` and ``benchmarks/``.
 
 An *engine* is a named way to load a model: a few lines of Python that bind ``model`` for a
-model path ``MODEL`` (see :data:`ENGINES`). The same lines run in this process for throughput
-and latency, where engines alternate round by round so that machine noise hits all alike, and in
-fresh processes for cold start and peak memory. Nothing here is a test: figures depend on the
+model path ``MODEL`` (see :data:`ENGINES`). For throughput and latency each engine runs in a
+worker process of its own (:class:`Worker`) and the workers take turns, round by round, so that
+machine noise hits all alike and no two thread pools compete; cold start and peak memory are
+measured in fresh processes. Nothing here is a test: figures depend on the
 machine, and only ratios within one run are compared.
 """
 
@@ -13,10 +14,14 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sentkit.errors import InputError
 
@@ -62,44 +67,82 @@ def load_engine(name: str, model: str, max_seq_length: int | None = None) -> Any
     return loaded
 
 
-def alternate(
-    models: dict[str, Any], work: Callable[[Any], object], rounds: int, warmup: Callable[[Any], object] | None = None
-) -> dict[str, list[float]]:
-    """Seconds that ``work(model)`` took, per engine and round; engines take turns each round."""
-    for model in models.values():
-        (warmup or work)(model)
-    timings: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            started = time.perf_counter()
-            work(model)
-            timings[name].append(time.perf_counter() - started)
-    return timings
+class Worker:
+    """One engine loaded in its own process, running work on request.
+
+    Engines never share a process: the thread pools of torch and ONNX Runtime would compete
+    for the cores and slow each other down. The parent asks one worker at a time.
+    """
+
+    def __init__(self, engine: str, model: str) -> None:
+        self.engine = engine
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sentkit.benchmarking", engine, model],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._read()  # "ready" once the model is loaded
+
+    def call(self, **command: Any) -> Any:
+        """Send one command (see :func:`_serve`) and return its result."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self.process.wait(timeout=60)
+
+    def _read(self) -> Any:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"The {self.engine} benchmark worker exited (code {self.process.wait()}).")
+        return json.loads(line)
 
 
-def throughput(models: dict[str, Any], texts: list[str], batch_size: int, rounds: int) -> dict[str, float]:
-    """Inputs per second (median over alternating rounds) of encoding ``texts`` in batches."""
-    timings = alternate(
-        models,
-        lambda model: model.encode(texts, batch_size=batch_size),
-        rounds,
-        warmup=lambda model: model.encode(texts[: 2 * batch_size], batch_size=batch_size),
-    )
+def start_workers(engines: list[str], model: str) -> dict[str, Worker]:
+    return {name: Worker(name, model) for name in engines}
+
+
+def throughput(
+    workers: dict[str, Worker], texts: list[str], batch_size: int, rounds: int, max_seq_length: int | None = None
+) -> dict[str, float]:
+    """Inputs per second (median over rounds) of encoding ``texts``; workers take turns each round."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "texts.json"
+        path.write_text(json.dumps(texts), encoding="utf-8")
+        command = {"op": "encode", "texts": str(path), "batch_size": batch_size, "max_seq_length": max_seq_length}
+        for worker in workers.values():
+            worker.call(**command, limit=2 * batch_size)  # warm-up
+        timings: dict[str, list[float]] = {name: [] for name in workers}
+        for _ in range(rounds):
+            for name, worker in workers.items():
+                timings[name].append(worker.call(**command))
     return {name: len(texts) / statistics.median(seconds) for name, seconds in timings.items()}
 
 
-def latency(models: dict[str, Any], texts: list[str], calls: int) -> dict[str, tuple[float, float]]:
-    """(p50, p99) milliseconds of one ``encode(text)`` call per text; engines take turns per call."""
-    samples: dict[str, list[float]] = {name: [] for name in models}
-    for model in models.values():
-        model.encode(texts[0])
-    for index in range(calls):
-        text = texts[index % len(texts)]
-        for name, model in models.items():
-            started = time.perf_counter()
-            model.encode(text)
-            samples[name].append(1000 * (time.perf_counter() - started))
+def latency(workers: dict[str, Worker], texts: list[str], calls: int, turn: int = 25) -> dict[str, tuple[float, float]]:
+    """(p50, p99) milliseconds of one ``encode(text)`` call; workers take turns of ``turn`` calls."""
+    samples: dict[str, list[float]] = {name: [] for name in workers}
+    for start in range(0, calls, turn):
+        chunk = [texts[i % len(texts)] for i in range(start, min(calls, start + turn))]
+        for name, worker in workers.items():
+            samples[name] += worker.call(op="latency", texts=chunk)
     return {name: (_percentile(values, 50), _percentile(values, 99)) for name, values in samples.items()}
+
+
+def embeddings(worker: Worker, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    """(N, D) float32 embeddings of ``texts`` computed by ``worker``."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "texts.json", Path(folder) / "embeddings.npy"
+        source.write_text(json.dumps(texts), encoding="utf-8")
+        worker.call(op="save", texts=str(source), batch_size=batch_size, output=str(target))
+        return np.load(target)
 
 
 def cold_start(engine: str, model: str, rounds: int = 3) -> float:
@@ -173,3 +216,33 @@ def _percentile(values: list[float], percent: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(percent / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def _serve(engine: str, model: str) -> None:
+    """The worker loop: load the engine, then answer one JSON command per stdin line."""
+    loaded = load_engine(engine, model)
+    default_length = loaded.max_seq_length
+    print(json.dumps("ready"), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        result: Any = None
+        if command["op"] == "encode":
+            texts = json.loads(Path(command["texts"]).read_text(encoding="utf-8"))[: command.get("limit")]
+            loaded.max_seq_length = command.get("max_seq_length") or default_length
+            started = time.perf_counter()
+            loaded.encode(texts, batch_size=command["batch_size"])
+            result = time.perf_counter() - started
+        elif command["op"] == "latency":
+            result = []
+            for text in command["texts"]:
+                started = time.perf_counter()
+                loaded.encode(text)
+                result.append(1000 * (time.perf_counter() - started))
+        elif command["op"] == "save":
+            texts = json.loads(Path(command["texts"]).read_text(encoding="utf-8"))
+            np.save(command["output"], np.asarray(loaded.encode(texts, batch_size=command["batch_size"])))
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], sys.argv[2])

@@ -36,22 +36,28 @@ def run(args: argparse.Namespace) -> int:
     from sentkit.cli.common import require_texts
     from sentkit.cli.textio import read_texts
     from sentkit.errors import InputError
+    from sentkit.io.resolve import resolve_model_folder
 
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in engines if name not in benchmarking.ENGINES]
     if unknown:
         raise InputError(f"Unknown engines {unknown}; known: {', '.join(benchmarking.ENGINES)}.")
     texts = require_texts(read_texts(args.texts, args.input_format, args.field) if args.texts else _shipped(), "texts")
-    models = {name: benchmarking.load_engine(name, args.model) for name in engines}
+    model = str(resolve_model_folder(args.model))  # a folder, so every engine loads the same files offline
+    workers = benchmarking.start_workers(engines, model)
     results = {name: benchmarking.EngineResult() for name in engines}
-    for name, rate in benchmarking.throughput(models, texts, args.batch_size, args.rounds).items():
-        results[name].throughput["texts"] = rate
-    for name, (p50, p99) in benchmarking.latency(models, texts, args.latency_calls).items():
-        results[name].latency_p50_ms, results[name].latency_p99_ms = p50, p99
+    try:
+        for name, rate in benchmarking.throughput(workers, texts, args.batch_size, args.rounds).items():
+            results[name].throughput["texts"] = rate
+        for name, (p50, p99) in benchmarking.latency(workers, texts, args.latency_calls).items():
+            results[name].latency_p50_ms, results[name].latency_p99_ms = p50, p99
+    finally:
+        for worker in workers.values():
+            worker.close()
     if not args.no_processes:
         for name in engines:
-            results[name].cold_start_s = benchmarking.cold_start(name, args.model)
-            results[name].peak_rss_mib = benchmarking.peak_rss(name, args.model, texts, args.batch_size)
+            results[name].cold_start_s = benchmarking.cold_start(name, model)
+            results[name].peak_rss_mib = benchmarking.peak_rss(name, model, texts, args.batch_size)
     print(f"{len(texts)} texts, batch size {args.batch_size}, model {args.model}")
     reference = benchmarking.REFERENCE if benchmarking.REFERENCE in engines else engines[0]
     print(benchmarking.format_table(results, reference=reference if len(engines) > 1 else None))
