@@ -11,23 +11,41 @@ from typing import TYPE_CHECKING, Any
 from sentkit._version import __version__
 
 if TYPE_CHECKING:
-    from sentkit import errors, models, util
+    from sentkit import errors, evaluation, losses, models, util
     from sentkit.apps.keywords import KeyBERT
     from sentkit.encoders.cross_encoder import CrossEncoder
     from sentkit.encoders.sentence_transformer import SentenceTransformer
     from sentkit.encoders.sparse_encoder import SparseEncoder
     from sentkit.inference.onnx.encoder import OnnxEncoder
     from sentkit.similarity import SimilarityFunction
+    from sentkit.train import (
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+        InputExample,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        SparseEncoderTrainer,
+        SparseEncoderTrainingArguments,
+    )
 
 __all__ = [
     "CrossEncoder",
+    "CrossEncoderTrainer",
+    "CrossEncoderTrainingArguments",
+    "InputExample",
     "KeyBERT",
     "OnnxEncoder",
     "SentenceTransformer",
+    "SentenceTransformerTrainer",
+    "SentenceTransformerTrainingArguments",
     "SimilarityFunction",
     "SparseEncoder",
+    "SparseEncoderTrainer",
+    "SparseEncoderTrainingArguments",
     "__version__",
     "errors",
+    "evaluation",
+    "losses",
     "models",
     "util",
 ]
@@ -41,6 +59,15 @@ _LAZY = {
     "SimilarityFunction": "sentkit.similarity",
     "SparseEncoder": "sentkit.encoders.sparse_encoder",
     "errors": "sentkit.errors",
+    "evaluation": "sentkit.evaluation",
+    "losses": "sentkit.losses",
+    "CrossEncoderTrainer": "sentkit.train",
+    "CrossEncoderTrainingArguments": "sentkit.train",
+    "InputExample": "sentkit.train",
+    "SentenceTransformerTrainer": "sentkit.train",
+    "SentenceTransformerTrainingArguments": "sentkit.train",
+    "SparseEncoderTrainer": "sentkit.train",
+    "SparseEncoderTrainingArguments": "sentkit.train",
     "models": "sentkit.models",
     "util": "sentkit.util",
 }

@@ -411,3 +411,14 @@ class CrossEncoder(nn.Sequential):
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
         """Same as :meth:`save`."""
         self.save(path, **kwargs)
+
+    # ------------------------------------------------------------------------------ training
+    def fit(self, *args: Any, **kwargs: Any) -> None:
+        """Train with the classic ``fit(train_dataloader, ...)`` API.
+
+        Runs on :class:`~sentkit.train.CrossEncoderTrainer`; the arguments are those of
+        :func:`sentkit.train.fit.fit_cross_encoder`. Needs the ``train`` extra.
+        """
+        from sentkit.train.fit import fit_cross_encoder
+
+        fit_cross_encoder(self, *args, **kwargs)

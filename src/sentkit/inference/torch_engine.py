@@ -44,7 +44,7 @@ class TorchEngine:
         batches = length_sorted_batches([len(text) for text in texts], options.batch_size)
         for indices in tqdm(batches, desc="Batches", disable=not options.show_progress_bar):
             features = self._tokenize(texts, indices, options)
-            for rows, output in self._forward_parts(features, options, halving):
+            for rows, output in self._forward_parts(features, len(indices), options, halving):
                 positions = indices[rows]
                 if options.output_value == "sentence_embedding":
                     values = output["sentence_embedding"]  # (b, D)
@@ -54,7 +54,7 @@ class TorchEngine:
                         embeddings = values.new_empty((len(texts), values.shape[1]))
                     embeddings[torch.from_numpy(positions)] = values
                 else:
-                    for row, item in zip(positions, _row_items(output, options.output_value), strict=True):
+                    for row, item in zip(positions, _row_items(output, options.output_value, len(rows)), strict=True):
                         items[row] = item
                     if options.output_value == "token_embeddings":
                         non_finite += _non_finite_rows(output["token_embeddings"], positions)
@@ -70,11 +70,13 @@ class TorchEngine:
         return {key: value.to(device) if isinstance(value, Tensor) else value for key, value in features.items()}
 
     def _forward_parts(
-        self, features: Features, options: EncodeOptions, halving: HalvingRunner
+        self, features: Features, size: int, options: EncodeOptions, halving: HalvingRunner
     ) -> Iterator[tuple[np.ndarray, Features]]:
-        """Yield ``(rows, outputs)`` for parts of the tokenized batch that fit the budget and memory."""
+        """Yield ``(rows, outputs)`` for parts of the tokenized batch of ``size`` that fit the budget and memory.
+
+        Features that are not one row per input (StaticEmbedding's flat token ids) run whole.
+        """
         mask = features.get("attention_mask")
-        size = _batch_size(features)
         if options.max_batch_tokens is not None and isinstance(mask, Tensor) and mask.ndim == 2:
             parts = length_sorted_batches(mask.sum(dim=1).tolist(), size, options.max_batch_tokens)
         else:
@@ -87,6 +89,9 @@ class TorchEngine:
                     return self.forward(part, options.output_value)
                 return self.model.forward(part)
 
+        if not _row_aligned(features, size):
+            yield np.arange(size), forward(np.arange(size))
+            return
         for part in parts:
             yield from halving(part, forward)
 
@@ -110,11 +115,9 @@ def take_rows(features: Features, rows: np.ndarray, size: int) -> Features:
     return part
 
 
-def _batch_size(features: Features) -> int:
-    for value in features.values():
-        if isinstance(value, Tensor) and value.ndim > 0:
-            return int(value.shape[0])
-    raise ValueError("The tokenized batch holds no tensors.")
+def _row_aligned(features: Features, size: int) -> bool:
+    """Whether every tensor of ``features`` holds one row per input."""
+    return all(value.ndim > 0 and value.shape[0] == size for value in features.values() if isinstance(value, Tensor))
 
 
 def _finish(embeddings: Tensor, options: EncodeOptions) -> Tensor:
@@ -125,13 +128,12 @@ def _finish(embeddings: Tensor, options: EncodeOptions) -> Tensor:
     return embeddings
 
 
-def _row_items(output: Features, output_value: str | None) -> list[Any]:
+def _row_items(output: Features, output_value: str | None, size: int) -> list[Any]:
     """One item per row: the (T_i, D) token embeddings, or a dict of every feature of that row."""
     if output_value == "token_embeddings":
         tokens, mask = output["token_embeddings"], output["attention_mask"]
         lengths = mask.sum(dim=1).tolist()
         return [tokens[row, : int(length)] for row, length in enumerate(lengths)]
-    size = _batch_size(output)
     return [
         {
             name: value[row] if isinstance(value, Tensor) and value.ndim > 0 and value.shape[0] == size else value
