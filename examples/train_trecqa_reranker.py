@@ -1,6 +1,7 @@
 """Train a reranker (CrossEncoder) on TREC QA and compare MRR@10 with the bi-encoder alone, on CPU.
 
     python examples/train_trecqa_reranker.py [../shared/data/trecqa] [--epochs 1] [--max-steps N]
+        [--learning-rate 2e-5]
 
 The CrossEncoder starts from all-MiniLM-L6-v2's folder: the BERT body is reused and a new
 one-label classification head is created. It is trained with BinaryCrossEntropyLoss on the
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--max-steps", type=int, default=-1)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--pos-weight", type=float, default=None, help="default: negatives / positives")
     parser.add_argument("--output", type=Path, default=None)
     options = parser.parse_args()
@@ -96,7 +98,7 @@ def main() -> None:
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
         per_device_train_batch_size=options.batch_size,
-        learning_rate=2e-5,
+        learning_rate=options.learning_rate,
         warmup_steps=0.1,
         save_strategy="no",
         logging_steps=10,
