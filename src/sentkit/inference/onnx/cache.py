@@ -28,9 +28,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("SENTKIT_CACHE") or Path.home() / ".cache" / "sentkit")
 
 
-def export_folder(source_key: str, settings: dict[str, Any]) -> Path:
-    """The cache folder of the export of the model with ``source_key`` under ``settings``."""
-    payload = json.dumps({"source": source_key, "format": EXPORT_FORMAT, **settings}, sort_keys=True)
+def export_folder(source_key: str, quantization: str | None, load_settings: dict[str, Any] | None = None) -> Path:
+    """The cache folder of the export of the model with ``source_key``.
+
+    ``load_settings`` (keyword arguments the model was loaded with) join the key only when given,
+    so a plain load by ``SentenceTransformer(backend="onnx")`` and ``OnnxEncoder.load`` share one.
+    """
+    settings: dict[str, Any] = {"source": source_key, "format": EXPORT_FORMAT, "quantization": quantization}
+    if load_settings:
+        settings["load"] = json.dumps(load_settings, sort_keys=True, default=str)
+    payload = json.dumps(settings, sort_keys=True)
     return cache_root() / "onnx" / hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 

@@ -77,7 +77,7 @@ class OnnxEncoder:
         folder = resolve_model_folder(model_name_or_path, cache_folder=cache_folder, local_files_only=local_files_only)
         if is_complete(folder):
             return cls(folder, threads)
-        target = export_folder(folder_key(folder), {"quantization": quantization})
+        target = export_folder(folder_key(folder), quantization)
         if not is_complete(target):
             from sentkit.encoders.sentence_transformer import SentenceTransformer
             from sentkit.inference.onnx.export import export_pipeline

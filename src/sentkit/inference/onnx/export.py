@@ -271,8 +271,7 @@ def cached_export(
 
     check_exportable(model)
     key = folder_key(source_folder) if source_folder is not None else pipeline_key(model)
-    settings = {"quantization": quantization, "load": json.dumps(load_settings or {}, sort_keys=True, default=str)}
-    target = export_folder(key, settings if load_settings else {"quantization": quantization})
+    target = export_folder(key, quantization, load_settings)
     if not is_complete(target):
         export_pipeline(model, target, quantization, calibration_texts)
     return target
