@@ -105,6 +105,14 @@ def test_bad_inputs_raise_like_torch(family_models: dict[str, Path]) -> None:
         light.encode(["a"], output_value=None)
     with pytest.raises(InputError):
         light.encode(["a"], batch_size=0)
+    with pytest.raises(InputError, match="max_seq_length"):
+        light.max_seq_length = 10_000
+    with pytest.raises(InputError, match="quantization"):
+        OnnxEncoder.load(str(family_models["bert"]), quantization="int4")
+    with pytest.raises(ConfigurationError, match="quantization"):
+        SentenceTransformer(
+            str(family_models["bert"]), device="cpu", backend="onnx", model_kwargs={"quantization": "int4"}
+        )
 
 
 def test_export_is_cached_by_content(family_models: dict[str, Path], tmp_path: Path, onnx_cache: Path) -> None:
