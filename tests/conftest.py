@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from tests.tiny_models import BUILDERS, build
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Exports, tokenizer snapshots and file hashes go to a cache of this run, not the user's.
+os.environ.setdefault("SENTKIT_CACHE", tempfile.mkdtemp(prefix="sentkit-test-cache-"))
 
 SHARED_DATA = Path(os.environ.get("SENTKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FAMILIES = sorted(BUILDERS)

@@ -7,13 +7,33 @@ from pathlib import Path
 
 import pytest
 
+import sentkit.inference.onnx.tokens
+from sentkit._text import text_head
 from sentkit.models import Transformer
+from sentkit.modules.native_bert import NativeBertModel
 from tests.tiny_models import corpus_lines
 
 
-@pytest.fixture(scope="module", params=["bert", "roberta"])
+@pytest.fixture(scope="module", params=["bert", "bert-native", "roberta"])
 def transformer(request: pytest.FixtureRequest, hf_checkpoints: dict[str, Path]) -> Transformer:
-    return Transformer(hf_checkpoints[request.param], max_seq_length=64)
+    """The Hugging Face tokenizer path, and (bert-native) the tokenizer snapshot of the native path."""
+    family = request.param.removesuffix("-native")
+    transformer = Transformer(hf_checkpoints[family], max_seq_length=64)
+    if request.param.endswith("-native"):
+        transformer = Transformer(hf_checkpoints[family], max_seq_length=64)  # the snapshot is cached now
+        assert isinstance(transformer.model, NativeBertModel)
+    return transformer
+
+
+def _recording(function, seen: list[int]):
+    """``function`` that also records the lengths of the texts it returns (what gets tokenized)."""
+
+    def wrapper(*args, **kwargs):
+        result = function(*args, **kwargs)
+        seen.append(len(result))
+        return result
+
+    return wrapper
 
 
 def _long_text(seed: int, words: int) -> str:
@@ -36,6 +56,12 @@ def test_long_text_is_not_tokenized_whole(transformer: Transformer, monkeypatch)
     text = _long_text(7, 25_000)  # over 100,000 characters
     assert len(text) > 100_000
     seen: list[int] = []
+    if isinstance(transformer.model, NativeBertModel):
+        monkeypatch.setattr(sentkit.inference.onnx.tokens, "text_head", _recording(text_head, seen))
+        transformer.tokenize([text, "short text"])
+        assert seen
+        assert max(seen) < 5_000
+        return
     original = type(transformer.tokenizer.hf_tokenizer).__call__
 
     def spy(self, text_input, *args, **kwargs):

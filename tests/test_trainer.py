@@ -87,6 +87,7 @@ def arguments(folder: Path, args_class: type = SentenceTransformerTrainingArgume
 
 def model_of(folder: Path, dropout: bool = True) -> SentenceTransformer:
     model = SentenceTransformer(str(folder), device="cpu")
+    model.train()  # a natively loaded BERT has no dropout modules until the transformers model takes over
     if not dropout:
         for module in model.modules():
             if isinstance(module, nn.Dropout):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sentkit._text import first_unencodable, text_head
 from sentkit.errors import ModelFormatError, UnencodableTextError
 from sentkit.io.files import read_json
+
+# A tokenizer snapshot (Tokenizer.save_snapshot): the backend and the settings a call needs.
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_TOKENIZER = "tokenizer.json"
+SNAPSHOT_SETTINGS = "sentkit_tokenizer.json"
 
 TextInput = str | tuple[str, str] | list[str]
 """One input: a text, or a (text, text) pair."""
@@ -24,10 +32,72 @@ TOKENIZER_FILES = (
 
 
 class Tokenizer:
-    """Wraps a Hugging Face fast tokenizer with the calling convention sentkit's pipelines use."""
+    """Wraps a Hugging Face fast tokenizer with the calling convention sentkit's pipelines use.
+
+    A tokenizer made by :meth:`from_snapshot` tokenizes texts with ``tokenizers`` alone (the saved
+    backend of the Hugging Face tokenizer, so the same ids) and loads the Hugging Face tokenizer
+    only when something needs it (text pairs, ``hf_tokenizer``, saving).
+    """
 
     def __init__(self, hf_tokenizer: Any) -> None:
-        self.hf_tokenizer = hf_tokenizer
+        self._hf_tokenizer = hf_tokenizer
+        self._snapshot: Any = None  # a TextTokenizer over the saved backend, when made from a snapshot
+        self._settings: dict[str, Any] = {}
+        self._load_hf: Any = None
+
+    @property
+    def hf_tokenizer(self) -> Any:
+        """The Hugging Face tokenizer (loaded now if this one was made from a snapshot)."""
+        if self._hf_tokenizer is None:
+            self._hf_tokenizer = self._load_hf()
+        return self._hf_tokenizer
+
+    @classmethod
+    def from_snapshot(cls, folder: Path, load_hf: Any) -> Tokenizer | None:
+        """The tokenizer saved by :meth:`save_snapshot` in ``folder`` (None when there is none).
+
+        ``load_hf()`` loads the Hugging Face tokenizer on first use of :attr:`hf_tokenizer`.
+        """
+        from sentkit.inference.onnx.tokens import TextTokenizer
+
+        try:
+            settings = read_json(folder / SNAPSHOT_SETTINGS)
+            if not isinstance(settings, dict) or settings.get("format") != SNAPSHOT_FORMAT:
+                return None
+            manifest = {**settings, "max_seq_length": settings["model_max_length"]}
+            snapshot = TextTokenizer(folder / SNAPSHOT_TOKENIZER, manifest)
+        except (OSError, KeyError, ModelFormatError):
+            return None
+        tokenizer = cls(None)
+        tokenizer._snapshot, tokenizer._settings, tokenizer._load_hf = snapshot, settings, load_hf
+        return tokenizer
+
+    def save_snapshot(self, folder: Path) -> None:
+        """Save what :meth:`from_snapshot` needs: the backend (``tokenizer.json``) and the call settings."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.save_backend(folder / SNAPSHOT_TOKENIZER)
+        settings = {"format": SNAPSHOT_FORMAT, **self.call_settings()}
+        (folder / SNAPSHOT_SETTINGS).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+    def save_backend(self, path: Path) -> None:
+        """Write the ``tokenizers`` backend to ``path``, without padding and truncation (set per call)."""
+        state = json.loads(self.hf_tokenizer.backend_tokenizer.to_str())
+        state["truncation"] = None
+        state["padding"] = None
+        path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
+    def call_settings(self) -> dict[str, Any]:
+        """Padding, truncation and output settings of the Hugging Face tokenizer (what a call uses)."""
+        hf_tokenizer = self.hf_tokenizer
+        return {
+            "pad_token_id": hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0,
+            "pad_token": hf_tokenizer.pad_token or "",
+            "pad_token_type_id": getattr(hf_tokenizer, "pad_token_type_id", 0),
+            "padding_side": getattr(hf_tokenizer, "padding_side", "right"),
+            "truncation_side": getattr(hf_tokenizer, "truncation_side", "right"),
+            "model_max_length": self.model_max_length,
+            "model_input_names": list(getattr(hf_tokenizer, "model_input_names", ())),
+        }
 
     @classmethod
     def load(cls, folder: Path, kwargs: dict[str, Any], lowercase: bool = False) -> Tokenizer:
@@ -56,6 +126,8 @@ class Tokenizer:
 
     @property
     def model_max_length(self) -> int:
+        if self._snapshot is not None:
+            return int(self._settings["model_max_length"])
         value = getattr(self.hf_tokenizer, "model_max_length", None)
         return int(value) if isinstance(value, int) and value > 0 else 1 << 30
 
@@ -65,6 +137,8 @@ class Tokenizer:
         Raises:
             UnencodableTextError: a text that cannot be encoded (e.g. a lone surrogate), with its index.
         """
+        if self._snapshot is not None and all(isinstance(text, str) for text in texts):
+            return self._snapshot_call(texts, max_length)  # type: ignore[arg-type]
         batch: list[Any]
         if texts and isinstance(texts[0], str):
             batch = [self._head(text, max_length) for text in texts]  # type: ignore[arg-type]
@@ -84,8 +158,17 @@ class Tokenizer:
             raise UnencodableTextError(index) from exc
         return dict(encoded)
 
+    def _snapshot_call(self, texts: list[str], max_length: int) -> dict[str, Any]:
+        import torch
+
+        self._snapshot.max_length = max_length
+        arrays = self._snapshot(texts).batch(np.arange(len(texts)))
+        return {name: torch.from_numpy(arrays[name]) for name in self._settings["model_input_names"]}
+
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` without special tokens or truncation."""
+        if self._snapshot is not None:
+            return self._snapshot.count_tokens(text)
         return len(self.hf_tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
     def _head(self, text: str, max_length: int) -> str:

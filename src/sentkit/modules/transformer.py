@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import inspect
+import json
 import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,8 +19,9 @@ from sentkit.io.files import read_json_object, write_json
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.io.weights import check_safetensors
 from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.native_bert import NativeBertModel
 from sentkit.modules.registry import register
-from sentkit.modules.tokenization import TextInput, Tokenizer
+from sentkit.modules.tokenization import SNAPSHOT_FORMAT, TextInput, Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +118,22 @@ class Transformer(Module):
         trust = {"trust_remote_code": trust_remote_code}
         self.model_folder = folder
         self.do_lower_case = do_lower_case
-        self.model: Any = self.load_model(folder, {**trust, **config_options}, {**trust, **model_options})
-        self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
+        # A plain BERT checkpoint runs natively once its tokenizer snapshot is cached (see _load_native).
+        plain = (
+            type(self) is Transformer
+            and not (model_options or config_options or tokenizer_options or trust_remote_code)
+            and tokenizer_folder == folder
+            and NativeBertModel.supports(folder)
+        )
+        native = self._load_native() if plain else None
+        self.model: Any  # a transformers model, or a NativeBertModel until auto_model is read
+        if native is not None:
+            self.model, self.tokenizer = native
+        else:
+            self.model = self.load_model(folder, {**trust, **config_options}, {**trust, **model_options})
+            self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
+            if plain:
+                self._save_tokenizer_snapshot()
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
         # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
         self.output_hidden_states = bool(getattr(self.model.config, "output_hidden_states", False))
@@ -166,10 +186,54 @@ class Transformer(Module):
         missing = [key for key in info.get("missing_keys", ()) if not key.startswith("pooler.")]
         raise_on_weight_mismatch(model, folder, info, missing, "its config.json")
 
+    def _load_native(self) -> tuple[NativeBertModel, Tokenizer] | None:
+        """The model and tokenizer without ``transformers``: None unless the tokenizer snapshot is cached.
+
+        The snapshot (the Hugging Face tokenizer's backend and call settings) is written by the first
+        load through ``transformers``, in ``$SENTKIT_CACHE/tokenizers/`` under the hash of the model
+        folder's content, so a changed folder never uses a stale one.
+        """
+        snapshot = _snapshot_folder(self.model_folder, self.do_lower_case)
+        if snapshot is None:
+            return None
+        load_hf = functools.partial(_hf_tokenizer, self.model_folder, self.do_lower_case)  # picklable
+        tokenizer = Tokenizer.from_snapshot(snapshot, load_hf)
+        model = NativeBertModel.load(self.model_folder) if tokenizer is not None else None
+        return None if model is None or tokenizer is None else (model, tokenizer)
+
+    def _save_tokenizer_snapshot(self) -> None:
+        snapshot = _snapshot_folder(self.model_folder, self.do_lower_case)
+        if snapshot is None or snapshot.exists():
+            return
+        staged = snapshot.with_name(f"{snapshot.name}.{os.getpid()}.tmp")
+        try:
+            self.tokenizer.save_snapshot(staged)
+            os.replace(staged, snapshot)
+        except OSError as exc:  # a read-only or full cache only costs speed
+            logger.debug("Cannot save the tokenizer snapshot in %s: %s", snapshot, exc)
+            shutil.rmtree(staged, ignore_errors=True)
+
     @property
     def auto_model(self) -> Any:
-        """The Hugging Face model (the name older sentence-transformers versions used)."""
+        """The Hugging Face model (the name older sentence-transformers versions used).
+
+        A natively loaded BERT is replaced here by the ``transformers`` model, which takes over its
+        very parameters (so optimizers and references to them stay valid).
+        """
+        if isinstance(self.model, NativeBertModel):
+            native = self.model
+            model = self.load_model(self.model_folder, {"trust_remote_code": False}, {"trust_remote_code": False})
+            model.to(native.embeddings.word_embeddings.weight.device)
+            model.load_state_dict(native.state_dict(keep_vars=True), strict=False, assign=True)
+            model.train(native.training)
+            self.model = model
+            self._forward_params = set(inspect.signature(model.forward).parameters)
         return self.model
+
+    def train(self, mode: bool = True) -> Transformer:
+        if mode:
+            self.auto_model  # noqa: B018  training needs dropout: the native model has none
+        return super().train(mode)
 
     @property
     def model_max_positions(self) -> int:
@@ -228,10 +292,11 @@ class Transformer(Module):
 
     def save(self, folder: str | Path, safe_serialization: bool = True) -> None:
         folder = Path(folder)
+        model = self.auto_model
         if self.output_hidden_states:
             # Saved so that other libraries loading the folder also return every layer.
-            self.model.config.output_hidden_states = True
-        self.model.save_pretrained(folder, safe_serialization=safe_serialization)
+            model.config.output_hidden_states = True
+        model.save_pretrained(folder, safe_serialization=safe_serialization)
         self.tokenizer.save(folder, self.max_seq_length)
         write_json(folder / self.config_file_name, self.get_config_dict())
 
@@ -284,6 +349,22 @@ class Transformer(Module):
         # Keys that sentence-transformers 6 writes and sentkit derives from the model itself.
         derived = {"transformer_task", "modality_config", "module_output_name", "unpad_inputs"}
         return super().normalize_config({k: v for k, v in config.items() if k not in derived}, source)
+
+
+def _hf_tokenizer(folder: Path, lowercase: bool) -> Any:
+    return Tokenizer.load(folder, {"trust_remote_code": False}, lowercase=lowercase).hf_tokenizer
+
+
+def _snapshot_folder(folder: Path, lowercase: bool) -> Path | None:
+    """Where the tokenizer snapshot of the model in ``folder`` is cached (None: the folder cannot be read)."""
+    from sentkit.inference.onnx.cache import cache_root, folder_key
+
+    try:
+        source = folder_key(folder)
+    except OSError:
+        return None
+    payload = json.dumps({"source": source, "lowercase": lowercase, "format": SNAPSHOT_FORMAT}, sort_keys=True)
+    return cache_root() / "tokenizers" / hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def saved_config(folder: Path) -> dict[str, Any]:

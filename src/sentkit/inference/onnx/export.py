@@ -89,7 +89,7 @@ def export_pipeline(
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         raw = work / "raw.onnx"
-        with _eager_attention(transformer.model), warnings.catch_warnings():
+        with _eager_attention(transformer.auto_model), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shapes and deprecations
             _trace(model, input_names, raw)
         expected = _torch_outputs(model, _CHECK_TEXTS)
@@ -103,7 +103,7 @@ def export_pipeline(
         staged = work / "export"
         staged.mkdir()
         shutil.move(str(graph), staged / MODEL_FILE)
-        _write_tokenizer(transformer, staged / TOKENIZER_FILE)
+        transformer.tokenizer.save_backend(staged / TOKENIZER_FILE)
         _write_manifest(model, transformer, input_names, quantization, expected.shape[1], staged / MANIFEST)
         if not target.exists():
             os.replace(staged, target)
@@ -175,7 +175,7 @@ def _fuse(raw: Path, transformer: Transformer, output: Path) -> Path | None:
     require("onnxruntime", "onnx", "backend='onnx'")
     from onnxruntime.transformers.optimizer import optimize_model
 
-    config = transformer.model.config
+    config = transformer.auto_model.config
     heads = int(getattr(config, "num_attention_heads", 0) or 0)
     hidden = int(getattr(config, "hidden_size", 0) or 0)
     quiet = logging.getLogger("onnxruntime.transformers")
@@ -222,29 +222,21 @@ def _first_agreeing(paths: list[Path], model: Any, expected: np.ndarray, quantiz
     )
 
 
-def _write_tokenizer(transformer: Transformer, path: Path) -> None:
-    backend = transformer.tokenizer.hf_tokenizer.backend_tokenizer
-    state = json.loads(backend.to_str())
-    state["truncation"] = None  # the encoder sets truncation and padding per call
-    state["padding"] = None
-    path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+# What the torch-free encoder's TextTokenizer reads from the manifest.
+_TOKENIZER_SETTINGS = ("pad_token_id", "pad_token", "pad_token_type_id", "padding_side", "truncation_side")
 
 
 def _write_manifest(
     model: Any, transformer: Transformer, input_names: list[str], quantization: str | None, dimension: int, path: Path
 ) -> None:
-    hf_tokenizer = transformer.tokenizer.hf_tokenizer
+    settings = transformer.tokenizer.call_settings()
     manifest = {
         "inputs": input_names,
         "outputs": OUTPUTS,
         "quantization": quantization,
         "max_seq_length": transformer.max_seq_length,
         "max_positions": transformer.model_max_positions,
-        "pad_token_id": hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0,
-        "pad_token": hf_tokenizer.pad_token or "",
-        "pad_token_type_id": getattr(hf_tokenizer, "pad_token_type_id", 0),
-        "padding_side": getattr(hf_tokenizer, "padding_side", "right"),
-        "truncation_side": getattr(hf_tokenizer, "truncation_side", "right"),
+        **{key: settings[key] for key in _TOKENIZER_SETTINGS},
         "dimension": dimension,
         "prompts": model.prompts,
         "default_prompt_name": model.default_prompt_name,

@@ -74,7 +74,7 @@ class TextTokenizer:
         Raises:
             UnencodableTextError: a text that cannot be encoded (a lone surrogate), with its index.
         """
-        heads = [text_head(text, self.max_length, self._count, self._truncated_ids) for text in texts]
+        heads = [text_head(text, self.max_length, self.count_tokens, self._truncated_ids) for text in texts]
         try:
             encodings = self.backend.encode_batch(heads)
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
@@ -84,7 +84,8 @@ class TextTokenizer:
             raise UnencodableTextError(index) from exc
         return TokenArrays(encodings, self.pad_id, self.pad_type_id, self.left_padding)
 
-    def _count(self, text: str) -> int:
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` without special tokens or truncation."""
         self.backend.no_truncation()
         try:
             return len(self.backend.encode(text, add_special_tokens=False).ids)
