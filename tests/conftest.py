@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,7 +13,9 @@ from tests.tiny_models import BUILDERS, build
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Exports, tokenizer snapshots and file hashes go to a cache of this run, not the user's.
-os.environ.setdefault("SENTKIT_CACHE", tempfile.mkdtemp(prefix="sentkit-test-cache-"))
+if "SENTKIT_CACHE" not in os.environ:
+    os.environ["SENTKIT_CACHE"] = tempfile.mkdtemp(prefix="sentkit-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SENTKIT_CACHE"], True)
 
 SHARED_DATA = Path(os.environ.get("SENTKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FAMILIES = sorted(BUILDERS)
