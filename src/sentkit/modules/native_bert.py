@@ -190,7 +190,7 @@ class NativeBertModel(nn.Module):
         attention_mask: Tensor | None = None,
         token_type_ids: Tensor | None = None,
         output_hidden_states: bool = False,
-        return_dict: bool = True,
+        return_dict: bool = True,  # accepted as transformers models do; the output is always a BertOutput
     ) -> BertOutput:
         hidden = self.embeddings(input_ids, token_type_ids)  # (B, T, D)
         mask = None
