@@ -250,3 +250,13 @@ def test_a_native_model_pickles(bert: Path) -> None:
     copy = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(copy.encode(INPUTS), model.encode(INPUTS), atol=1e-6)
     assert copy[0].tokenizer.hf_tokenizer is not None  # the Hugging Face tokenizer still loads on demand
+
+
+def test_a_damaged_snapshot_falls_back_to_transformers(bert: Path, snapshot_cache: Path) -> None:
+    expected = Transformer(bert)
+    (settings,) = (snapshot_cache / "tokenizers").glob("*/sentkit_tokenizer.json")
+    settings.write_text("{ not json")
+    fallback = Transformer(bert)
+    assert not isinstance(fallback.model, NativeBertModel)
+    features = expected.tokenize(INPUTS)
+    assert {k: v.tolist() for k, v in fallback.tokenize(INPUTS).items()} == {k: v.tolist() for k, v in features.items()}

@@ -125,15 +125,16 @@ class Transformer(Module):
             and tokenizer_folder == folder
             and NativeBertModel.supports(folder)
         )
-        native = self._load_native() if plain else None
+        snapshot = _snapshot_folder(folder, do_lower_case) if plain else None
+        native = self._load_native(snapshot) if snapshot is not None else None
         self.model: Any  # a transformers model, or a NativeBertModel until auto_model is read
         if native is not None:
             self.model, self.tokenizer = native
         else:
             self.model = self.load_model(folder, {**trust, **config_options}, {**trust, **model_options})
             self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
-            if plain:
-                self._save_tokenizer_snapshot()
+            if snapshot is not None:
+                self._save_tokenizer_snapshot(snapshot)
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
         # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
         self.output_hidden_states = bool(getattr(self.model.config, "output_hidden_states", False))
@@ -186,24 +187,20 @@ class Transformer(Module):
         missing = [key for key in info.get("missing_keys", ()) if not key.startswith("pooler.")]
         raise_on_weight_mismatch(model, folder, info, missing, "its config.json")
 
-    def _load_native(self) -> tuple[NativeBertModel, Tokenizer] | None:
+    def _load_native(self, snapshot: Path) -> tuple[NativeBertModel, Tokenizer] | None:
         """The model and tokenizer without ``transformers``: None unless the tokenizer snapshot is cached.
 
         The snapshot (the Hugging Face tokenizer's backend and call settings) is written by the first
         load through ``transformers``, in ``$SENTKIT_CACHE/tokenizers/`` under the hash of the model
         folder's content, so a changed folder never uses a stale one.
         """
-        snapshot = _snapshot_folder(self.model_folder, self.do_lower_case)
-        if snapshot is None:
-            return None
         load_hf = functools.partial(_hf_tokenizer, self.model_folder, self.do_lower_case)  # picklable
         tokenizer = Tokenizer.from_snapshot(snapshot, load_hf)
         model = NativeBertModel.load(self.model_folder) if tokenizer is not None else None
         return None if model is None or tokenizer is None else (model, tokenizer)
 
-    def _save_tokenizer_snapshot(self) -> None:
-        snapshot = _snapshot_folder(self.model_folder, self.do_lower_case)
-        if snapshot is None or snapshot.exists():
+    def _save_tokenizer_snapshot(self, snapshot: Path) -> None:
+        if snapshot.exists():
             return
         staged = snapshot.with_name(f"{snapshot.name}.{os.getpid()}.tmp")
         try:
