@@ -4,9 +4,11 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.tiny_models import BUILDERS, build
 
@@ -34,3 +36,12 @@ def stsb_path() -> Path:
     if not path.is_file():
         pytest.skip(f"STS-B data not found at {path}")
     return path
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny models train faster on one thread, and the runs stay comparable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
