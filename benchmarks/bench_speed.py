@@ -10,14 +10,17 @@ Settings: the 2,758 STS-B test sentences (batch 32), 64 paragraphs of 256 and of
 round counts. Latency: one sentence per call, engines taking turns per call. Cold start: a new
 process imports, loads and encodes one sentence (export already cached for ONNX). Peak RSS: a new
 process encodes 20,000 sentences. Quality: cosine of each engine's STS-B embeddings to the
-reference's, and STS-B Spearman. ``--readme`` replaces the table between the speed markers of that
-file; ``--chart`` draws the ratios. Exits 0 with a message when the data folder is absent.
+reference's, and STS-B Spearman. Roofline: each engine's rate times the matrix-product FLOPs of
+its texts, against this machine's float32 matrix-product peak measured with torch. ``--readme``
+replaces the tables between the speed markers of that file; ``--chart`` draws the ratios. Exits 0
+with a message when the data folder is absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,20 +61,31 @@ def quality(workers: dict[str, Any], first: list[str], second: list[str], gold: 
     return result
 
 
-def measure(args: argparse.Namespace, sentences: list[str], stsb: tuple) -> tuple[dict[str, EngineResult], dict]:
+def measure(
+    args: argparse.Namespace, sentences: list[str], stsb: tuple
+) -> tuple[dict[str, EngineResult], dict, dict[str, float]]:
+    """Results per engine, STS-B quality per engine, and FLOPs per text of each throughput setting."""
     engines = [name.strip() for name in args.engines.split(",")]
     workers = benchmarking.start_workers(engines, args.model)
     results = {name: EngineResult() for name in engines}
     print("quality ...", file=sys.stderr)
     scores = quality(workers, *stsb)
     print("throughput ...", file=sys.stderr)
-    for name, rate in benchmarking.throughput(workers, sentences, 32, args.rounds).items():
-        results[name].throughput["STS-B"] = rate
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
+    config = json.loads((Path(args.model) / "config.json").read_text(encoding="utf-8"))
+
+    def flops_per_text(texts: list[str], max_length: int) -> float:
+        lengths = [min(max_length, len(ids)) for ids in tokenizer(texts)["input_ids"]]
+        return sum(n * benchmarking.encoder_flops_per_token(config, n) for n in lengths) / len(lengths)
+
+    work = {"STS-B": flops_per_text(sentences, 256)}
+    for name, rate in benchmarking.throughput(workers, sentences, 32, args.rounds).items():
+        results[name].throughput["STS-B"] = rate
     for tokens in (256, 512):
         texts = benchmarking.paragraphs(sentences, tokens, PARAGRAPHS, lambda text: len(tokenizer(text)["input_ids"]))
+        work[f"{tokens}-token"] = flops_per_text(texts, tokens)
         for name, rate in benchmarking.throughput(workers, texts, 16, args.rounds, max_seq_length=tokens).items():
             results[name].throughput[f"{tokens}-token"] = rate
     print("latency ...", file=sys.stderr)
@@ -84,13 +98,30 @@ def measure(args: argparse.Namespace, sentences: list[str], stsb: tuple) -> tupl
     for name in engines:
         results[name].cold_start_s = benchmarking.cold_start(name, args.model, rounds=3)
         results[name].peak_rss_mib = benchmarking.peak_rss(name, args.model, many)
-    return results, scores
+    return results, scores, work
 
 
 def quality_table(scores: dict[str, tuple]) -> str:
     lines = ["| engine | lowest cosine to reference | mean cosine | STS-B Spearman |", "|---|---|---|---|"]
     for name, (low, mean, spearman) in scores.items():
         lines.append(f"| {name} | {low:.6f} | {mean:.7f} | {100 * spearman:.2f} |")
+    return "\n".join(lines)
+
+
+def roofline_table(results: dict[str, EngineResult], work: dict[str, float], peak: float) -> str:
+    """Matrix-product GFLOP/s each engine sustained per setting, and its share of ``peak``."""
+    lines = [
+        f"Roofline: this machine's float32 matrix-product peak (torch, default threads) was {peak:.1f} GFLOP/s.",
+        "",
+        "| engine | " + " | ".join(f"{setting} GFLOP/s" for setting in work) + " |",
+        "|---|" + "---|" * len(work),
+    ]
+    for name, result in results.items():
+        cells = []
+        for setting, flops in work.items():
+            rate = result.throughput.get(setting)
+            cells.append("-" if rate is None else f"{rate * flops / 1e9:.1f} ({100 * rate * flops / 1e9 / peak:.0f}%)")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -146,9 +177,10 @@ def main() -> int:
 
     args.model = str(resolve_model_folder(MODEL))  # a folder, so the reference loads it offline too
     first, second, gold = read_stsb(args.data)
-    results, scores = measure(args, first + second, (first, second, gold))
+    results, scores, work = measure(args, first + second, (first, second, gold))
     table = benchmarking.format_table(results)
-    text = f"{table}\n\n{quality_table(scores)}"
+    roofline = roofline_table(results, work, benchmarking.gemm_peak_gflops())
+    text = f"{table}\n\n{quality_table(scores)}\n\n{roofline}"
     print(text)
     if args.readme is not None:
         write_readme(args.readme, text)

@@ -186,6 +186,45 @@ def paragraphs(sentences: list[str], tokens: int, count: int, count_tokens: Call
     return result
 
 
+def encoder_flops_per_token(config: dict[str, Any], sequence_length: int) -> float:
+    """Floating-point operations per token of one forward pass of a BERT-style encoder.
+
+    Counts the matrix products only (a multiply-add is 2 operations): per layer the query, key,
+    value and output projections (4 h^2), the feed-forward pair (2 h i) and attention's two
+    products over ``sequence_length`` positions (2 s h). Layer norms, activations and softmax
+    are a few percent on top. ``config`` is a Hugging Face ``config.json`` with ``hidden_size``,
+    ``intermediate_size`` and ``num_hidden_layers``.
+
+    Raises:
+        InputError: the config lacks one of those fields.
+    """
+    try:
+        hidden, inner, layers = (int(config[key]) for key in ("hidden_size", "intermediate_size", "num_hidden_layers"))
+    except KeyError as exc:
+        raise InputError(f"Cannot count encoder FLOPs: the config has no {exc.args[0]!r}.") from exc
+    return 2.0 * layers * (4 * hidden * hidden + 2 * hidden * inner + 2 * sequence_length * hidden)
+
+
+def gemm_peak_gflops(size: int = 2048, rounds: int = 5) -> float:
+    """This machine's float32 matrix-product speed (GFLOP/s): the best of ``rounds`` torch products.
+
+    Three shapes, those of an encoder's projections at ``size`` tokens and a square one, with
+    torch's default threads: the practical ceiling an encoder's forward pass can approach.
+    """
+    import torch
+
+    shapes = [(size, 384, 1536), (size, 1536, 384), (size, size, size)]
+    best = 0.0
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        torch.mm(a, b)  # warm-up
+        for _ in range(rounds):
+            started = time.perf_counter()
+            torch.mm(a, b)
+            best = max(best, 2.0 * m * k * n / (time.perf_counter() - started) / 1e9)
+    return best
+
+
 def format_table(results: dict[str, EngineResult], reference: str | None = REFERENCE) -> str:
     """A Markdown table: one row per engine, each figure with its ratio to ``reference`` if present."""
     settings = list(dict.fromkeys(key for result in results.values() for key in result.throughput))
