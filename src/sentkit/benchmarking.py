@@ -208,8 +208,8 @@ def encoder_flops_per_token(config: dict[str, Any], sequence_length: int) -> flo
 def gemm_peak_gflops(size: int = 2048, rounds: int = 5) -> float:
     """This machine's float32 matrix-product speed (GFLOP/s): the best of ``rounds`` torch products.
 
-    Three shapes, those of an encoder's projections at ``size`` tokens and a square one, with
-    torch's default threads: the practical ceiling an encoder's forward pass can approach.
+    Three shapes, all-MiniLM-L6-v2's feed-forward products over ``size`` tokens and a square one,
+    with torch's default threads: the practical ceiling an encoder's forward pass can approach.
     """
     import torch
 

@@ -27,11 +27,14 @@ def physical_cores() -> int:
     return max(1, min(available, physical))
 
 
-def create_session(path: Path, threads: int | None = None, providers: list[str] | None = None) -> Any:
+def create_session(
+    path: Path, threads: int | None = None, providers: list[str] | None = None, profile_prefix: str | None = None
+) -> Any:
     """An inference session on ``path`` with every graph optimization and ``threads`` intra-op threads.
 
     ``threads`` defaults to :func:`physical_cores`; ``providers`` to CUDA when onnxruntime-gpu
-    offers it, else the CPU.
+    offers it, else the CPU. With ``profile_prefix``, ONNX Runtime records every node's run and
+    ``session.end_profiling()`` writes them to a JSON file named from that prefix.
 
     Raises:
         MissingDependencyError: onnxruntime is not installed.
@@ -43,6 +46,9 @@ def create_session(path: Path, threads: int | None = None, providers: list[str] 
     options.intra_op_num_threads = threads or physical_cores()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     if providers is None:
         available = ort.get_available_providers()
         providers = [name for name in ("CUDAExecutionProvider", "CPUExecutionProvider") if name in available]
