@@ -30,7 +30,7 @@ def profile(model: str, quantization: str | None, texts: list[str], batch_size: 
     encoder = OnnxEncoder.load(model, quantization=quantization)
     if tokens is not None:
         encoder.max_seq_length = tokens
-    encoder.encode(texts[: 2 * batch_size], batch_size=batch_size)  # export and quantize outside the profile
+    encoder.encode(texts[: 2 * batch_size], batch_size=batch_size)  # warm-up, outside the profile
     with tempfile.TemporaryDirectory() as folder:
         encoder.runner = SessionRunner(create_session(encoder.folder / MODEL_FILE, profile_prefix=f"{folder}/run"))
         started = time.perf_counter()

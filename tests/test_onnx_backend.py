@@ -213,3 +213,18 @@ def test_bench_command_reports_every_engine(family_models: dict[str, Path], caps
     assert "| sentkit-onnx |" in table
     assert "x)" in table  # ratios to the first engine
     assert main(["bench", "-m", folder, "--engines", "nope"]) == 1
+
+
+def test_profiled_session_records_every_node(family_models: dict[str, Path], tmp_path: Path) -> None:
+    from sentkit.inference.onnx.encoder import MODEL_FILE
+    from sentkit.inference.onnx.runtime import SessionRunner, create_session
+
+    encoder = OnnxEncoder.load(family_models["bert"])
+    expected = encoder.encode(TEXTS)
+    encoder.runner = SessionRunner(create_session(encoder.folder / MODEL_FILE, profile_prefix=str(tmp_path / "run")))
+    np.testing.assert_allclose(encoder.encode(TEXTS), expected, atol=1e-6)
+    trace = Path(encoder.runner.session.end_profiling())
+    assert trace.parent == tmp_path
+    assert trace.name.startswith("run")
+    operators = {event["args"]["op_name"] for event in json.loads(trace.read_text()) if event.get("cat") == "Node"}
+    assert "Attention" in operators  # the fused graph ran, node by node
