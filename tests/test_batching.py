@@ -125,3 +125,33 @@ def test_engine_seam_takes_a_fake(model_folder: Path) -> None:
     out = model.encode(["a", "b", "c"], prompt="q: ", batch_size=2, max_batch_tokens=64, normalize_embeddings=True)
     np.testing.assert_array_equal(out, np.arange(6, dtype=np.float32).reshape(3, 2))
     assert calls == [EncodeOptions(prompt="q: ", batch_size=2, max_batch_tokens=64, normalize=True)]
+
+
+def test_batches_are_formed_by_token_count(model_folder: Path) -> None:
+    # Character lengths pair these texts wrongly: 22, 22, 19, 13 characters but 11, 16, 12, 11 tokens.
+    texts = ["the cat sat on the mat", "electroencephalography", "x y z w v u t s r q", "a, b, c, d, e"]
+    model = SentenceTransformer(str(model_folder), device="cpu")
+    lengths = model.tokenize(texts)["attention_mask"].sum(dim=1).tolist()
+    expected = model.encode(texts, batch_size=1)
+    widths: list[tuple[int, ...]] = []
+    forward = model.forward
+
+    def recording(features):
+        widths.append(tuple(features["attention_mask"].sum(dim=1).tolist()))
+        return forward(features)
+
+    model.forward = recording  # type: ignore[method-assign]
+    np.testing.assert_allclose(model.encode(texts, batch_size=2), expected, atol=1e-6)
+    assert sorted(length for batch in widths for length in batch) == sorted(lengths)
+    pairs = sorted(lengths, reverse=True)
+    assert widths == [tuple(pairs[:2]), tuple(pairs[2:])]  # longest tokens first, two per batch
+
+
+def test_output_value_none_keeps_the_reference_batches(model_folder: Path) -> None:
+    from sentence_transformers import SentenceTransformer as Reference
+
+    reference = Reference(str(model_folder), device="cpu")
+    model = SentenceTransformer(str(model_folder), device="cpu")
+    expected = reference.encode(TEXTS, output_value=None, batch_size=2)
+    got = model.encode(TEXTS, output_value=None, batch_size=2)
+    assert [item["token_embeddings"].shape for item in got] == [item["token_embeddings"].shape for item in expected]

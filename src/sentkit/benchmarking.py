@@ -29,7 +29,15 @@ ENGINES: dict[str, str] = {
     "sentence-transformers": (
         "from sentence_transformers import SentenceTransformer\nmodel = SentenceTransformer(MODEL, device='cpu')"
     ),
+    "sentence-transformers-bf16": (
+        "import torch\nfrom sentence_transformers import SentenceTransformer\n"
+        "model = SentenceTransformer(MODEL, device='cpu', model_kwargs={'torch_dtype': torch.bfloat16})"
+    ),
     "sentkit-torch": "from sentkit import SentenceTransformer\nmodel = SentenceTransformer(MODEL, device='cpu')",
+    "sentkit-torch-bf16": (
+        "from sentkit import SentenceTransformer\n"
+        "model = SentenceTransformer(MODEL, device='cpu', model_kwargs={'torch_dtype': 'bfloat16'})"
+    ),
     "sentkit-onnx": "from sentkit import OnnxEncoder\nmodel = OnnxEncoder.load(MODEL)",
     "sentkit-onnx-int8": "from sentkit import OnnxEncoder\nmodel = OnnxEncoder.load(MODEL, quantization='int8')",
     "sentkit-onnx-int8-static": (

@@ -51,3 +51,15 @@ def enable_layer_outputs(modules: Iterable[nn.Module]) -> None:
         for module in everything:
             if isinstance(module, Transformer):
                 module.output_hidden_states = True
+
+
+def match_first_dtype(modules: list[nn.Module]) -> None:
+    """Give the modules after the first the floating-point type of the first one's weights.
+
+    A Transformer loaded in bfloat16 (``model_kwargs={"torch_dtype": torch.bfloat16}``) then feeds
+    a Dense layer of the same type, as in sentence-transformers.
+    """
+    first = next(modules[0].parameters(), None) if modules else None
+    if first is not None and first.is_floating_point():
+        for module in modules[1:]:
+            module.to(first.dtype)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
-from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs
+from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs, match_first_dtype
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.errors import ConfigurationError, InputError
 from sentkit.inference.batching import check_max_batch_tokens
@@ -113,6 +113,7 @@ class SentenceTransformer(nn.Sequential):
             raise ConfigurationError("modules is empty; a SentenceTransformer needs at least one module.")
         check_dimensions(modules.values())
         enable_layer_outputs(modules.values())
+        match_first_dtype(list(modules.values()))
         super().__init__(modules)
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         self.backend = backend
@@ -381,6 +382,12 @@ class SentenceTransformer(nn.Sequential):
     def device(self) -> torch.device:
         parameter = next(self.parameters(), None)
         return parameter.device if parameter is not None else torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The type of the model's first weight (float32 unless loaded otherwise), None without weights."""
+        parameter = next(self.parameters(), None)
+        return parameter.dtype if parameter is not None else None
 
     @property
     def tokenizer(self) -> Any:

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from sentkit.encoders import sparse_tools
 from sentkit.encoders.folders import format_versions, save_pipeline
+from sentkit.encoders.pipeline import match_first_dtype
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.encoders.sentence_transformer import default_device
 from sentkit.encoders.task_folders import load_sparse_encoder
@@ -99,6 +100,7 @@ class SparseEncoder(nn.Sequential):
             modules, settings = load_sparse_encoder(folder, options)
         if not modules:
             raise ConfigurationError("Pass model_name_or_path or modules=[...] to build a SparseEncoder.")
+        match_first_dtype(list(modules))
         super().__init__(OrderedDict((str(index), module) for index, module in enumerate(modules)))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         self.backend = backend

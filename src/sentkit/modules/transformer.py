@@ -19,7 +19,7 @@ from sentkit.io.files import read_json_object, write_json
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.io.weights import check_safetensors
 from sentkit.modules.base import Features, LoadOptions, Module
-from sentkit.modules.native_bert import NativeBertModel
+from sentkit.modules.native_bert import NativeBertModel, native_dtype
 from sentkit.modules.registry import register
 from sentkit.modules.tokenization import SNAPSHOT_FORMAT, TextInput, Tokenizer
 
@@ -119,14 +119,16 @@ class Transformer(Module):
         self.model_folder = folder
         self.do_lower_case = do_lower_case
         # A plain BERT checkpoint runs natively once its tokenizer snapshot is cached (see _load_native).
+        dtype = native_dtype(model_options) if not (config_options or tokenizer_options or trust_remote_code) else None
         plain = (
             type(self) is Transformer
-            and not (model_options or config_options or tokenizer_options or trust_remote_code)
+            and dtype is not None
             and tokenizer_folder == folder
             and NativeBertModel.supports(folder)
         )
+        self._native_kwargs = model_options if plain else {}  # what auto_model loads transformers with
         snapshot = _snapshot_folder(folder, do_lower_case) if plain else None
-        native = self._load_native(snapshot) if snapshot is not None else None
+        native = self._load_native(snapshot, dtype or torch.float32) if snapshot is not None else None
         self.model: Any  # a transformers model, or a NativeBertModel until auto_model is read
         if native is not None:
             self.model, self.tokenizer = native
@@ -187,7 +189,7 @@ class Transformer(Module):
         missing = [key for key in info.get("missing_keys", ()) if not key.startswith("pooler.")]
         raise_on_weight_mismatch(model, folder, info, missing, "its config.json")
 
-    def _load_native(self, snapshot: Path) -> tuple[NativeBertModel, Tokenizer] | None:
+    def _load_native(self, snapshot: Path, dtype: torch.dtype) -> tuple[NativeBertModel, Tokenizer] | None:
         """The model and tokenizer without ``transformers``: None unless the tokenizer snapshot is cached.
 
         The snapshot (the Hugging Face tokenizer's backend and call settings) is written by the first
@@ -196,7 +198,7 @@ class Transformer(Module):
         """
         load_hf = functools.partial(_hf_tokenizer, self.model_folder, self.do_lower_case)  # picklable
         tokenizer = Tokenizer.from_snapshot(snapshot, load_hf)
-        model = NativeBertModel.load(self.model_folder) if tokenizer is not None else None
+        model = NativeBertModel.load(self.model_folder, dtype) if tokenizer is not None else None
         return None if model is None or tokenizer is None else (model, tokenizer)
 
     def _save_tokenizer_snapshot(self, snapshot: Path) -> None:
@@ -219,7 +221,8 @@ class Transformer(Module):
         """
         if isinstance(self.model, NativeBertModel):
             native = self.model
-            model = self.load_model(self.model_folder, {"trust_remote_code": False}, {"trust_remote_code": False})
+            trust = {"trust_remote_code": False}
+            model = self.load_model(self.model_folder, trust, {**trust, **self._native_kwargs})
             model.to(native.embeddings.word_embeddings.weight.device)
             model.load_state_dict(native.state_dict(keep_vars=True), strict=False, assign=True)
             model.train(native.training)
