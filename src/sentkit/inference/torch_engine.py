@@ -28,7 +28,7 @@ from sentkit.inference.engine import EncodeOptions, raise_non_finite
 
 Features = dict[str, Any]
 
-GROUP_TEXTS = 512
+GROUP_TEXTS = 2048
 """Texts tokenized together and re-batched by token count (whole batches; at least one)."""
 
 

@@ -15,9 +15,10 @@ there is no dropout, so training always runs on the ``transformers`` model.
 Lower precision (``model_kwargs={"torch_dtype": torch.bfloat16}``): the weights of the linear
 layers and embeddings are held in bfloat16 (or float16), as transformers holds them, and the
 matrix products and attention run in that type (oneDNN's AMX or AVX-512-BF16 kernels where the
-CPU has them), while the residual stream, embedding sums and layer norms (weights included) stay
-float32. That makes sentkit's bfloat16 path closer to float32 than transformers' all-bfloat16
-one (see :meth:`NativeBertModel.load`). The hidden states come out in the weights' type.
+CPU has them, with weights packed once: :mod:`sentkit.modules.packed_linear`), while the
+residual stream, embedding sums and layer norms (weights included) stay float32. That makes
+sentkit's bfloat16 path closer to float32 than transformers' all-bfloat16 one (see
+:meth:`NativeBertModel.load`). The hidden states come out in the weights' type.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from sentkit._cpu import attention_key_block
+from sentkit.modules.packed_linear import PackedLinear
 
 WEIGHTS_FILE = "model.safetensors"
 # The checkpoint prefixes under which transformers finds BertModel's weights (BertForMaskedLM,
@@ -122,11 +124,6 @@ class BertOutput(NamedTuple):
     hidden_states: tuple[Tensor, ...] | None = None  # embeddings, then every layer
 
 
-def _linear(layer: nn.Linear, hidden: Tensor) -> Tensor:
-    """``layer(hidden)`` in the layer's own dtype (the result stays in it)."""
-    return functional.linear(hidden.to(layer.weight.dtype), layer.weight, layer.bias)
-
-
 def _layer_norm(norm: nn.LayerNorm, hidden: Tensor) -> Tensor:
     """``norm(hidden)`` in the dtype of ``hidden`` (float32 also for low-precision weights)."""
     weight, bias = norm.weight.to(hidden.dtype), norm.bias.to(hidden.dtype)
@@ -156,20 +153,20 @@ class _Dense(nn.Module):
 
     def __init__(self, inputs: int, settings: BertSettings) -> None:
         super().__init__()
-        self.dense = nn.Linear(inputs, settings.hidden_size)
+        self.dense = PackedLinear(inputs, settings.hidden_size)
         self.LayerNorm = nn.LayerNorm(settings.hidden_size, eps=settings.layer_norm_eps)
 
     def forward(self, hidden: Tensor, residual: Tensor) -> Tensor:
-        return _layer_norm(self.LayerNorm, _linear(self.dense, hidden).to(residual.dtype) + residual)
+        return _layer_norm(self.LayerNorm, self.dense(hidden).to(residual.dtype) + residual)
 
 
 class _SelfAttention(nn.Module):
     def __init__(self, settings: BertSettings) -> None:
         super().__init__()
         self.heads = settings.num_attention_heads
-        self.query = nn.Linear(settings.hidden_size, settings.hidden_size)
-        self.key = nn.Linear(settings.hidden_size, settings.hidden_size)
-        self.value = nn.Linear(settings.hidden_size, settings.hidden_size)
+        self.query = PackedLinear(settings.hidden_size, settings.hidden_size)
+        self.key = PackedLinear(settings.hidden_size, settings.hidden_size)
+        self.value = PackedLinear(settings.hidden_size, settings.hidden_size)
 
     def forward(self, hidden: Tensor, mask: Tensor | None) -> Tensor:
         """(B, T, D) hidden states -> (B, T, D) attention context in the weights' dtype.
@@ -201,7 +198,7 @@ class _Attention(nn.Module):
 class _Intermediate(nn.Module):
     def __init__(self, settings: BertSettings) -> None:
         super().__init__()
-        self.dense = nn.Linear(settings.hidden_size, settings.intermediate_size)
+        self.dense = PackedLinear(settings.hidden_size, settings.intermediate_size)
 
 
 class _Layer(nn.Module):
@@ -213,7 +210,7 @@ class _Layer(nn.Module):
 
     def forward(self, hidden: Tensor, mask: Tensor | None) -> Tensor:
         attended = self.attention.output(self.attention.self(hidden, mask), hidden)
-        expanded = functional.gelu(_linear(self.intermediate.dense, attended))
+        expanded = self.intermediate.dense(attended, activation="gelu")
         return self.output(expanded, attended)
 
 
