@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn import functional
 
-from sentkit.modules.packed_linear import PackedLinear, packing_available
+from sentkit.modules.packed_linear import PackedLinear, WeightPacking, packed_linear, packing_available
 
 needs_packing = pytest.mark.skipif(
     not packing_available(torch.bfloat16), reason="this CPU or torch build has no packed bfloat16 products in oneDNN"
@@ -42,17 +42,17 @@ def test_bfloat16_weights_are_packed_once_and_repacked_when_changed() -> None:
     hidden = torch.randn(5, 48, dtype=torch.bfloat16)
     with torch.inference_mode():
         packed(hidden)
-    first = packed._packed
+    first = packed.packing._packed
     assert first is not None
     with torch.inference_mode():
         packed(hidden)
-    assert packed._packed is first  # reused
+    assert packed.packing._packed is first  # reused
     with torch.no_grad():
         packed.weight.mul_(2)
         plain.weight.mul_(2)
     with torch.inference_mode():
         torch.testing.assert_close(packed(hidden), plain(hidden), atol=0, rtol=0)
-    assert packed._packed is not first
+    assert packed.packing._packed is not first
 
 
 @needs_packing
@@ -62,7 +62,7 @@ def test_packed_layers_pickle_and_copy_without_their_packed_weight() -> None:
     with torch.inference_mode():
         expected = packed(hidden)
     for clone in (pickle.loads(pickle.dumps(packed)), copy.deepcopy(packed)):
-        assert clone._packed is None
+        assert clone.packing._packed is None
         with torch.inference_mode():
             torch.testing.assert_close(clone(hidden), expected, atol=0, rtol=0)
 
@@ -71,7 +71,7 @@ def test_float32_and_unsupported_types_take_the_plain_path(monkeypatch: pytest.M
     packed, _ = _layers(torch.float32)
     with torch.inference_mode():
         packed(torch.randn(2, 48))
-    assert packed._packed is None
+    assert packed.packing._packed is None
     assert not packing_available(torch.float32)
     assert not packing_available(torch.int8)
     low, low_plain = _layers(torch.bfloat16)
@@ -79,4 +79,19 @@ def test_float32_and_unsupported_types_take_the_plain_path(monkeypatch: pytest.M
     hidden = torch.randn(2, 48, dtype=torch.bfloat16)
     with torch.inference_mode():
         torch.testing.assert_close(low(hidden), low_plain(hidden), atol=0, rtol=0)
-    assert low._packed is None
+    assert low.packing._packed is None
+
+
+@needs_packing
+def test_layers_reading_one_input_share_a_packed_matrix() -> None:
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(48, 16).to(torch.bfloat16) for _ in range(3)]
+    packing = WeightPacking()
+    hidden = torch.randn(4, 48, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        packed = packing.packed(layers)
+        assert packed is not None
+        fused = packed_linear(hidden, packed)
+    assert fused.shape == (4, 48)
+    expected = torch.cat([layer(hidden) for layer in layers], dim=-1)
+    torch.testing.assert_close(fused, expected, atol=0, rtol=0)

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.nn import functional
 
 from sentkit._cpu import attention_key_block
-from sentkit.modules.packed_linear import PackedLinear
+from sentkit.modules.packed_linear import PackedLinear, WeightPacking, packed_linear
 
 WEIGHTS_FILE = "model.safetensors"
 # The checkpoint prefixes under which transformers finds BertModel's weights (BertForMaskedLM,
@@ -167,6 +167,7 @@ class _SelfAttention(nn.Module):
         self.query = PackedLinear(settings.hidden_size, settings.hidden_size)
         self.key = PackedLinear(settings.hidden_size, settings.hidden_size)
         self.value = PackedLinear(settings.hidden_size, settings.hidden_size)
+        self.packing = WeightPacking()  # query, key and value packed as one matrix
 
     def forward(self, hidden: Tensor, mask: Tensor | None) -> Tensor:
         """(B, T, D) hidden states -> (B, T, D) attention context in the weights' dtype.
@@ -176,15 +177,19 @@ class _SelfAttention(nn.Module):
         """
         batch, length, width = hidden.shape
         hidden = hidden.to(self.query.weight.dtype)
-
-        def split(projection: nn.Linear) -> Tensor:  # (B, H, T, D/H)
-            return projection(hidden).view(batch, length, self.heads, -1).transpose(1, 2)
-
-        keys, values = split(self.key), split(self.value)
+        packed = self.packing.packed((self.query, self.key, self.value))
+        if packed is not None:
+            projected = packed_linear(hidden, packed).view(batch, length, 3, self.heads, -1)  # (B, T, 3, H, D/H)
+            queries, keys, values = (part.transpose(1, 2) for part in projected.unbind(2))  # (B, H, T, D/H)
+        else:
+            queries, keys, values = (
+                projection(hidden).view(batch, length, self.heads, -1).transpose(1, 2)
+                for projection in (self.query, self.key, self.value)
+            )
         if mask is not None and mask.shape[-1] > length:
             extra = (0, 0, 0, mask.shape[-1] - length)
             keys, values = functional.pad(keys, extra), functional.pad(values, extra)  # (B, H, T', D/H)
-        context = functional.scaled_dot_product_attention(split(self.query), keys, values, attn_mask=mask)
+        context = functional.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
         return context.transpose(1, 2).reshape(batch, length, width)
 
 
