@@ -27,7 +27,7 @@ INPUTS = [*TEXTS, LONG, "Ünïcödé ÀCCENTS and 中文 characters", "  spaced\
 
 @pytest.fixture(autouse=True)
 def snapshot_cache(tmp_path: Path) -> Iterator[Path]:
-    """A fresh sentkit cache per test, so the first load of a folder always goes through transformers."""
+    """A fresh sentkit cache per test, so the first load of a folder always tokenizes with transformers."""
     previous = os.environ.get("SENTKIT_CACHE")
     os.environ["SENTKIT_CACHE"] = str(tmp_path / "cache")
     yield tmp_path / "cache"
@@ -102,12 +102,14 @@ def test_weights_the_config_has_no_place_for_are_left_to_transformers_to_report(
         Transformer(bert)
 
 
-def test_second_load_runs_natively_with_the_same_outputs(bert: Path, snapshot_cache: Path) -> None:
+def test_second_load_tokenizes_from_the_snapshot_with_the_same_outputs(bert: Path, snapshot_cache: Path) -> None:
     first = SentenceTransformer(str(bert), device="cpu")
-    assert not isinstance(first[0].model, NativeBertModel)
+    assert isinstance(first[0].model, NativeBertModel)
+    assert first[0].tokenizer._snapshot is None  # the Hugging Face tokenizer, which writes the snapshot
     assert list((snapshot_cache / "tokenizers").iterdir()), "the first load caches the tokenizer snapshot"
     second = SentenceTransformer(str(bert), device="cpu")
     assert isinstance(second[0].model, NativeBertModel)
+    assert second[0].tokenizer._snapshot is not None
 
     for options in ({}, {"normalize_embeddings": True, "batch_size": 3}, {"max_batch_tokens": 40}):
         np.testing.assert_allclose(second.encode(INPUTS, **options), first.encode(INPUTS, **options), atol=1e-6)
@@ -216,7 +218,7 @@ def test_a_changed_folder_never_uses_a_stale_snapshot(bert: Path) -> None:
     config = json.loads((bert / "tokenizer_config.json").read_text())
     (bert / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 7}))
     changed = Transformer(bert)
-    assert not isinstance(changed.model, NativeBertModel)  # a new content hash: loaded through transformers
+    assert changed.tokenizer._snapshot is None  # a new content hash: tokenized by transformers again
     assert changed.max_seq_length == 7
     assert Transformer(bert).max_seq_length == 7
 
@@ -224,7 +226,8 @@ def test_a_changed_folder_never_uses_a_stale_snapshot(bert: Path) -> None:
 def test_an_unwritable_cache_only_costs_speed(bert: Path, snapshot_cache: Path) -> None:
     snapshot_cache.write_text("a file where the cache folder should be")  # every write under it fails
     first, second = Transformer(bert), Transformer(bert)
-    assert not isinstance(second.model, NativeBertModel)
+    assert isinstance(second.model, NativeBertModel)
+    assert second.tokenizer._snapshot is None  # no snapshot could be written: transformers tokenizes
     features = first.tokenize(INPUTS)
     torch.testing.assert_close(second(dict(features))["token_embeddings"], first(dict(features))["token_embeddings"])
 
@@ -241,7 +244,7 @@ def test_a_cached_load_imports_no_transformers(bert: Path) -> None:
         subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=os.environ)
         for _ in range(2)
     ]
-    assert outputs[0].stdout.split() == ["BertModel", "True"]
+    assert outputs[0].stdout.split() == ["NativeBertModel", "True"]  # transformers' tokenizer writes the snapshot
     assert outputs[1].stdout.split() == ["NativeBertModel", "False"]
 
 
@@ -256,11 +259,12 @@ def test_a_native_model_pickles(bert: Path) -> None:
     assert copy[0].tokenizer.hf_tokenizer is not None  # the Hugging Face tokenizer still loads on demand
 
 
-def test_a_damaged_snapshot_falls_back_to_transformers(bert: Path, snapshot_cache: Path) -> None:
+def test_a_damaged_snapshot_falls_back_to_the_hugging_face_tokenizer(bert: Path, snapshot_cache: Path) -> None:
     expected = Transformer(bert)
     (settings,) = (snapshot_cache / "tokenizers").glob("*/sentkit_tokenizer.json")
     settings.write_text("{ not json")
     fallback = Transformer(bert)
-    assert not isinstance(fallback.model, NativeBertModel)
+    assert fallback.tokenizer._snapshot is None
+    assert isinstance(fallback.model, NativeBertModel)
     features = expected.tokenize(INPUTS)
     assert {k: v.tolist() for k, v in fallback.tokenize(INPUTS).items()} == {k: v.tolist() for k, v in features.items()}

@@ -10,7 +10,7 @@ from typing import Any
 from sentkit.errors import InputError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "auto")
 INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv")
 MODEL_CLASSES = {
     "dense": ("sentkit.encoders.sentence_transformer", "SentenceTransformer"),
@@ -34,7 +34,12 @@ def add_model_options(parser: argparse.ArgumentParser, default: str | None = DEF
     help_text = "model name, hub id or folder" + (f" (default: {default})" if default else " (required)")
     parser.add_argument("-m", "--model", default=default, required=default is None, help=help_text)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
-    parser.add_argument("--backend", default="torch", choices=BACKENDS, help="inference engine (default: torch)")
+    parser.add_argument(
+        "--backend",
+        default="torch",
+        choices=BACKENDS,
+        help="inference engine; auto: the fastest for this CPU (default: torch)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=32, help="texts per forward pass (default: 32)")
 
 
@@ -62,7 +67,8 @@ def load_model(kind: str, args: argparse.Namespace, light: bool = False) -> Any:
         from sentkit.inference.onnx.encoder import OnnxEncoder
 
         return OnnxEncoder.load(args.model)
-    return model_class(kind)(args.model, device=args.device, backend=args.backend)
+    backend = "torch" if kind != "dense" and args.backend == "auto" else args.backend  # one engine there
+    return model_class(kind)(args.model, device=args.device, backend=backend)
 
 
 def model_class(kind: str) -> Any:

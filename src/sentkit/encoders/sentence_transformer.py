@@ -13,10 +13,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from sentkit.encoders.engine_setup import BACKENDS, ONNX_OPTIONS, set_up_engine
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs, match_first_dtype
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.errors import ConfigurationError, InputError
+from sentkit.inference.auto import EngineInfo
 from sentkit.inference.batching import check_max_batch_tokens
 from sentkit.inference.engine import EncodeOptions, Engine
 from sentkit.inference.inputs import as_text_list, check_batch_size, split_task_inputs
@@ -27,10 +29,6 @@ from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.similarity import SIMILARITY_FUNCTIONS, similarity_name
 
 logger = logging.getLogger(__name__)
-
-BACKENDS = ("torch", "onnx")
-# model_kwargs that configure the ONNX backend rather than the Hugging Face model.
-ONNX_OPTIONS = ("quantization", "calibration_texts", "provider", "threads")
 
 OUTPUT_VALUES = ("sentence_embedding", "token_embeddings", None)
 
@@ -79,7 +77,7 @@ class SentenceTransformer(nn.Sequential):
         model_card_data: Any = None,
     ) -> None:
         if backend not in BACKENDS:
-            raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")
+            raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")  # before loading
         model_kwargs = dict(model_kwargs or {})
         onnx_options = {key: model_kwargs.pop(key) for key in ONNX_OPTIONS if key in model_kwargs}
         settings: dict[str, Any] = {}
@@ -126,16 +124,17 @@ class SentenceTransformer(nn.Sequential):
         if name is not None:
             self.similarity_fn_name = name
         self._prompt_lengths: dict[str, int] = {}
-        self._engine: Engine | None = None
         self.to(device or default_device())
         self.eval()
-        if backend == "onnx":
-            load_settings = {
-                "model_kwargs": model_kwargs,
-                "tokenizer_kwargs": tokenizer_kwargs,
-                "config_kwargs": config_kwargs,
-            }
-            self._engine = _onnx_engine(self, folder, onnx_options, {k: v for k, v in load_settings.items() if v})
+        load_settings = {
+            "model_kwargs": model_kwargs,
+            "tokenizer_kwargs": tokenizer_kwargs,
+            "config_kwargs": config_kwargs,
+        }
+        load_settings = {key: value for key, value in load_settings.items() if value}
+        self._engine: Engine | None
+        self._engine, self._engine_info = set_up_engine(self, backend, folder, onnx_options, load_settings)
+        self.backend = self._engine_info.backend  # what "auto" picked
 
     @property
     def engine(self) -> Engine:
@@ -150,6 +149,11 @@ class SentenceTransformer(nn.Sequential):
     @engine.setter
     def engine(self, engine: Engine) -> None:
         self._engine = engine
+
+    @property
+    def engine_info(self) -> EngineInfo:
+        """The engine and precision this model encodes with, and why (see ``backend="auto"``)."""
+        return self._engine_info
 
     # ----------------------------------------------------------------------------------- encode
     def encode(
@@ -506,18 +510,3 @@ class SentenceTransformer(nn.Sequential):
         from sentkit.train.fit import fit_sentence_transformer
 
         fit_sentence_transformer(self, *args, **kwargs)
-
-
-def _onnx_engine(
-    model: SentenceTransformer, folder: Path | None, options: dict[str, Any], load_settings: dict[str, Any]
-) -> Engine:
-    """The torch engine with its forward pass on the (cached) ONNX export of ``model``."""
-    from sentkit.inference.onnx.export import cached_export
-    from sentkit.inference.onnx.forward import OnnxForward
-
-    quantization = options.get("quantization")
-    if quantization not in (None, "int8", "int8-static"):
-        raise ConfigurationError(f"quantization={quantization!r} is not one of None, 'int8', 'int8-static'.")
-    export = cached_export(model, folder, quantization, options.get("calibration_texts"), load_settings)
-    provider = options.get("provider")
-    return TorchEngine(model, OnnxForward(export, options.get("threads"), [provider] if provider else None))

@@ -261,6 +261,12 @@ class NativeBertModel(nn.Module):
         hidden_states = tuple(state.to(dtype) for state in states) if output_hidden_states else None
         return BertOutput(hidden.to(dtype), hidden_states)
 
+    def set_weight_dtype(self, dtype: torch.dtype) -> None:
+        """Hold the weights of the linear layers and embeddings in ``dtype``; layer norms stay float32."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear | nn.Embedding):
+                module.to(dtype)
+
     @classmethod
     def supports(cls, folder: Path) -> bool:
         """Whether ``folder`` holds a configuration this module runs (reads config.json only)."""
@@ -304,9 +310,7 @@ class NativeBertModel(nn.Module):
                 tensor is not None and tensor.shape == wanted[name].shape and tensor.dtype == torch.float32
                 for name, tensor in found.items()
             ):
-                for module in model.modules():
-                    if isinstance(module, nn.Linear | nn.Embedding):
-                        module.to(dtype)  # before loading, so the file's float32 values are rounded once
+                model.set_weight_dtype(dtype)  # before loading, so the file's float32 values are rounded once
                 model.load_state_dict(found, strict=True)
                 return model.eval()
         return None

@@ -118,7 +118,7 @@ class Transformer(Module):
         trust = {"trust_remote_code": trust_remote_code}
         self.model_folder = folder
         self.do_lower_case = do_lower_case
-        # A plain BERT checkpoint runs natively once its tokenizer snapshot is cached (see _load_native).
+        # A plain BERT checkpoint runs natively; its tokenizer snapshot spares transformers from the second load on.
         dtype = native_dtype(model_options) if not (config_options or tokenizer_options or trust_remote_code) else None
         plain = (
             type(self) is Transformer
@@ -127,16 +127,19 @@ class Transformer(Module):
             and NativeBertModel.supports(folder)
         )
         self._native_kwargs = model_options if plain else {}  # what auto_model loads transformers with
-        snapshot = _snapshot_folder(folder, do_lower_case) if plain else None
-        native = self._load_native(snapshot, dtype or torch.float32) if snapshot is not None else None
-        self.model: Any  # a transformers model, or a NativeBertModel until auto_model is read
-        if native is not None:
-            self.model, self.tokenizer = native
-        else:
+        native = NativeBertModel.load(folder, dtype or torch.float32) if plain else None
+        # A transformers model, or a NativeBertModel until auto_model is read. Files the native model
+        # declines (weights that do not fit ...) go to transformers, which reports what is wrong.
+        self.model: Any = native
+        if native is None:
             self.model = self.load_model(folder, {**trust, **config_options}, {**trust, **model_options})
-            self.tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
+        snapshot = _snapshot_folder(folder, do_lower_case) if plain else None
+        tokenizer = self._cached_tokenizer(snapshot) if snapshot is not None else None
+        if tokenizer is None:
+            tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
             if snapshot is not None:
-                self._save_tokenizer_snapshot(snapshot)
+                _save_tokenizer_snapshot(tokenizer, snapshot)
+        self.tokenizer = tokenizer
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
         # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
         self.output_hidden_states = bool(getattr(self.model.config, "output_hidden_states", False))
@@ -189,28 +192,15 @@ class Transformer(Module):
         missing = [key for key in info.get("missing_keys", ()) if not key.startswith("pooler.")]
         raise_on_weight_mismatch(model, folder, info, missing, "its config.json")
 
-    def _load_native(self, snapshot: Path, dtype: torch.dtype) -> tuple[NativeBertModel, Tokenizer] | None:
-        """The model and tokenizer without ``transformers``: None unless the tokenizer snapshot is cached.
+    def _cached_tokenizer(self, snapshot: Path) -> Tokenizer | None:
+        """The tokenizer from its snapshot, without ``transformers`` (None when none is cached).
 
         The snapshot (the Hugging Face tokenizer's backend and call settings) is written by the first
-        load through ``transformers``, in ``$SENTKIT_CACHE/tokenizers/`` under the hash of the model
-        folder's content, so a changed folder never uses a stale one.
+        load, in ``$SENTKIT_CACHE/tokenizers/`` under the hash of the model folder's content, so a
+        changed folder never uses a stale one.
         """
         load_hf = functools.partial(_hf_tokenizer, self.model_folder, self.do_lower_case)  # picklable
-        tokenizer = Tokenizer.from_snapshot(snapshot, load_hf)
-        model = NativeBertModel.load(self.model_folder, dtype) if tokenizer is not None else None
-        return None if model is None or tokenizer is None else (model, tokenizer)
-
-    def _save_tokenizer_snapshot(self, snapshot: Path) -> None:
-        if snapshot.exists():
-            return
-        staged = snapshot.with_name(f"{snapshot.name}.{os.getpid()}.tmp")
-        try:
-            self.tokenizer.save_snapshot(staged)
-            os.replace(staged, snapshot)
-        except OSError as exc:  # a read-only or full cache only costs speed
-            logger.debug("Cannot save the tokenizer snapshot in %s: %s", snapshot, exc)
-            shutil.rmtree(staged, ignore_errors=True)
+        return Tokenizer.from_snapshot(snapshot, load_hf)
 
     @property
     def auto_model(self) -> Any:
@@ -229,6 +219,19 @@ class Transformer(Module):
             self.model = model
             self._forward_params = set(inspect.signature(model.forward).parameters)
         return self.model
+
+    def set_native_dtype(self, dtype: torch.dtype) -> None:
+        """Run the native BERT model with ``dtype`` weights, as if loaded with ``model_kwargs={"torch_dtype": dtype}``.
+
+        Raises:
+            ConfigurationError: the model does not run natively (it is not a plain BERT, or was handed to transformers).
+        """
+        if not isinstance(self.model, NativeBertModel):
+            raise ConfigurationError(
+                f"{type(self.model).__name__} is not sentkit's native BERT; load it with torch_dtype."
+            )
+        self.model.set_weight_dtype(dtype)
+        self._native_kwargs = {**self._native_kwargs, "torch_dtype": dtype}
 
     def train(self, mode: bool = True) -> Transformer:
         if mode:
@@ -349,6 +352,18 @@ class Transformer(Module):
         # Keys that sentence-transformers 6 writes and sentkit derives from the model itself.
         derived = {"transformer_task", "modality_config", "module_output_name", "unpad_inputs"}
         return super().normalize_config({k: v for k, v in config.items() if k not in derived}, source)
+
+
+def _save_tokenizer_snapshot(tokenizer: Tokenizer, snapshot: Path) -> None:
+    if snapshot.exists():
+        return
+    staged = snapshot.with_name(f"{snapshot.name}.{os.getpid()}.tmp")
+    try:
+        tokenizer.save_snapshot(staged)
+        os.replace(staged, snapshot)
+    except OSError as exc:  # a read-only or full cache only costs speed
+        logger.debug("Cannot save the tokenizer snapshot in %s: %s", snapshot, exc)
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _hf_tokenizer(folder: Path, lowercase: bool) -> Any:
