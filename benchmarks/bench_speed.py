@@ -11,9 +11,11 @@ round counts. Latency: one sentence per call, engines taking turns per call. Col
 process imports, loads and encodes one sentence (export already cached for ONNX). Peak RSS: a new
 process encodes 20,000 sentences. Quality: cosine of each engine's STS-B embeddings to the
 reference's, and STS-B Spearman. Roofline: each engine's rate times the matrix-product FLOPs of
-its texts, against this machine's float32 matrix-product peak measured with torch. ``--readme``
-replaces the tables between the speed markers of that file; ``--chart`` draws the ratios. Exits 0
-with a message when the data folder is absent.
+its texts, against this machine's matrix-product peak in the engine's precision (float32, or
+bfloat16 for the bfloat16 engines) measured with torch. The tables name the CPU and the flags
+that decide sentkit's speed choices; a second table gives ratios against sentence-transformers'
+own best setting, bfloat16. ``--readme`` replaces the tables between the speed markers of that
+file; ``--chart`` draws the ratios. Exits 0 with a message when the data folder is absent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,11 @@ from sentkit import benchmarking
 from sentkit.benchmarking import REFERENCE, EngineResult
 
 MODEL = "all-MiniLM-L6-v2"
-DEFAULT_ENGINES = "sentence-transformers,sentkit-torch,sentkit-onnx,sentkit-onnx-int8,sentkit-onnx-int8-static"
+DEFAULT_ENGINES = (
+    "sentence-transformers,sentence-transformers-bf16,sentkit-torch,sentkit-torch-bf16,sentkit-auto,"
+    "sentkit-onnx,sentkit-onnx-int8,sentkit-onnx-int8-static"
+)
+REFERENCE_BF16 = "sentence-transformers-bf16"
 BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
 PARAGRAPHS = 64
 
@@ -108,15 +115,58 @@ def quality_table(scores: dict[str, tuple]) -> str:
     return "\n".join(lines)
 
 
-def roofline_table(results: dict[str, EngineResult], work: dict[str, float], peak: float) -> str:
-    """Matrix-product GFLOP/s each engine sustained per setting, and its share of ``peak``."""
+def machine_line() -> str:
+    """The CPU, its speed-relevant flags and the library versions, for the head of the tables."""
+    import onnxruntime
+    import torch
+
+    from sentkit._cpu import cpu_info
+
+    return (
+        f"CPU: {cpu_info().summary()}, {len(os.sched_getaffinity(0))} cores; torch {torch.__version__} "
+        f"({torch.backends.cpu.get_cpu_capability()}), onnxruntime {onnxruntime.__version__}."
+    )
+
+
+def bf16_engine(name: str) -> bool:
+    """Whether engine ``name`` multiplies in bfloat16 on this machine (auto does where the CPU has it)."""
+    from sentkit._cpu import cpu_info
+
+    return name.endswith("-bf16") or (name == "sentkit-auto" and cpu_info().bf16_matmul)
+
+
+def ratio_table(results: dict[str, EngineResult], reference: str) -> str:
+    """Throughput and p50 latency of every engine as multiples of ``reference`` (higher is better)."""
+    base = results[reference]
+    settings = list(base.throughput)
     lines = [
-        f"Roofline: this machine's float32 matrix-product peak (torch, default threads) was {peak:.1f} GFLOP/s.",
+        f"Against {reference} (x its speed; latency: x fewer milliseconds):",
+        "",
+        "| engine | " + " | ".join(settings) + " | p50 latency |",
+        "|---|" + "---|" * (len(settings) + 1),
+    ]
+    for name, result in results.items():
+        cells = [
+            f"{result.throughput[key] / base.throughput[key]:.2f}x" for key in settings if key in result.throughput
+        ]
+        if result.latency_p50_ms and base.latency_p50_ms:
+            cells.append(f"{base.latency_p50_ms / result.latency_p50_ms:.2f}x")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def roofline_table(results: dict[str, EngineResult], work: dict[str, float], peaks: dict[str, float]) -> str:
+    """Matrix-product GFLOP/s each engine sustained per setting, and its share of the peak of its precision."""
+    lines = [
+        "Roofline: this machine's matrix-product peak (torch, default threads) was "
+        f"{peaks['float32']:.1f} GFLOP/s in float32 and {peaks['bfloat16']:.1f} in bfloat16 (bfloat16 engines "
+        "are measured against the latter, the others against float32).",
         "",
         "| engine | " + " | ".join(f"{setting} GFLOP/s" for setting in work) + " |",
         "|---|" + "---|" * len(work),
     ]
     for name, result in results.items():
+        peak = peaks["bfloat16" if bf16_engine(name) else "float32"]
         cells = []
         for setting, flops in work.items():
             rate = result.throughput.get(setting)
@@ -179,8 +229,12 @@ def main() -> int:
     first, second, gold = read_stsb(args.data)
     results, scores, work = measure(args, first + second, (first, second, gold))
     table = benchmarking.format_table(results)
-    roofline = roofline_table(results, work, benchmarking.gemm_peak_gflops())
-    text = f"{table}\n\n{quality_table(scores)}\n\n{roofline}"
+    peaks = {dtype: benchmarking.gemm_peak_gflops(dtype=dtype) for dtype in ("float32", "bfloat16")}
+    roofline = roofline_table(results, work, peaks)
+    parts = [machine_line(), table]
+    if REFERENCE_BF16 in results:
+        parts.append(ratio_table(results, REFERENCE_BF16))
+    text = "\n\n".join([*parts, quality_table(scores), roofline])
     print(text)
     if args.readme is not None:
         write_readme(args.readme, text)

@@ -38,6 +38,9 @@ ENGINES: dict[str, str] = {
         "from sentkit import SentenceTransformer\n"
         "model = SentenceTransformer(MODEL, device='cpu', model_kwargs={'torch_dtype': 'bfloat16'})"
     ),
+    "sentkit-auto": (
+        "from sentkit import SentenceTransformer\nmodel = SentenceTransformer(MODEL, device='cpu', backend='auto')"
+    ),
     "sentkit-onnx": "from sentkit import OnnxEncoder\nmodel = OnnxEncoder.load(MODEL)",
     "sentkit-onnx-int8": "from sentkit import OnnxEncoder\nmodel = OnnxEncoder.load(MODEL, quantization='int8')",
     "sentkit-onnx-int8-static": (
@@ -213,18 +216,19 @@ def encoder_flops_per_token(config: dict[str, Any], sequence_length: int) -> flo
     return 2.0 * layers * (4 * hidden * hidden + 2 * hidden * inner + 2 * sequence_length * hidden)
 
 
-def gemm_peak_gflops(size: int = 2048, rounds: int = 5) -> float:
-    """This machine's float32 matrix-product speed (GFLOP/s): the best of ``rounds`` torch products.
+def gemm_peak_gflops(size: int = 2048, rounds: int = 5, dtype: str = "float32") -> float:
+    """This machine's matrix-product speed (GFLOP/s) in ``dtype``: the best of ``rounds`` torch products.
 
     Three shapes, all-MiniLM-L6-v2's feed-forward products over ``size`` tokens and a square one,
     with torch's default threads: the practical ceiling an encoder's forward pass can approach.
+    ``dtype`` is "float32" or "bfloat16" (AMX or AVX-512 BF16 kernels where the CPU has them).
     """
     import torch
 
     shapes = [(size, 384, 1536), (size, 1536, 384), (size, size, size)]
     best = 0.0
     for m, k, n in shapes:
-        a, b = torch.randn(m, k), torch.randn(k, n)
+        a, b = torch.randn(m, k, dtype=getattr(torch, dtype)), torch.randn(k, n, dtype=getattr(torch, dtype))
         torch.mm(a, b)  # warm-up
         for _ in range(rounds):
             started = time.perf_counter()

@@ -7,7 +7,7 @@ from typing import Any
 
 from sentkit.cli.common import DEFAULT_MODEL, add_input_options, positive_int
 
-DEFAULT_ENGINES = "sentkit-torch,sentkit-onnx,sentkit-onnx-int8"
+DEFAULT_ENGINES = "sentkit-torch,sentkit-auto,sentkit-onnx,sentkit-onnx-int8"
 
 
 def register(commands: Any) -> None:

@@ -332,7 +332,9 @@ def _attention_mask(attention_mask: Tensor | None, input_ids: Tensor, padded_key
     if padded == length and (attention_mask is None or bool(attention_mask.all())):
         return None
     keep = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-    return functional.pad(keep, (0, padded - length))[:, None, None, :]  # (B, 1, 1, T')
+    if padded > length:
+        keep = functional.pad(keep, (0, padded - length))
+    return keep[:, None, None, :]  # (B, 1, 1, T')
 
 
 def _folder_settings(folder: Path) -> BertSettings | None:

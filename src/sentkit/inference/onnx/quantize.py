@@ -11,6 +11,18 @@ Which to use is a measured choice (benchmarks/README.md, all-MiniLM-L6-v2 on a 2
 without VNNI): dynamic int8 ran 1.77x sentence-transformers' fp32 with STS-B Spearman 81.75
 (fp32: 82.03); static int8 kept 81.96 but ran at 0.86x, because its quantize/dequantize pairs
 were not fused into integer kernels on that CPU. ``"int8"`` is the one to reach for on speed.
+
+On a Xeon with AVX-512 VNNI and AMX (``python benchmarks/onnx_int8_variants.py``: STS-B sentences /
+256-token paragraphs per second, lowest cosine to float32, Spearman) the dynamic variants were:
+per channel with QAttention (``"int8"``) 1,894 / 69.3, 0.966, 81.75; per tensor 1,890 / 69.5,
+0.799, 81.69; reduce_range 1,862 / 71.3, 0.962, 81.97; matrix products only, attention in
+float32, 1,321 / 57.1, 0.977, 81.76; weight-only MatMulNBits with int8 compute 665 / 33.4 (8 bits)
+and 618 / 32.1 (4 bits); float32 769 / 37.5. Per channel with QAttention stays: as fast as any,
+and the best lowest cosine among the fast ones. On such a CPU the int8 graph spends most of its
+time outside the integer products (fused attention's float32 softmax and products, ONNX Runtime's
+one-element-at-a-time layer norms, GELU: about 60% of kernel time on 256-token paragraphs in
+``benchmarks/profile_onnx.py --tokens 256``), which is why torch in bfloat16 beats it there
+(``backend="auto"``).
 """
 
 from __future__ import annotations
