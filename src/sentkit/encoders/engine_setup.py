@@ -32,13 +32,12 @@ def set_up_engine(
 ) -> tuple[Engine | None, EngineInfo]:
     """The engine ``model`` (a loaded SentenceTransformer) runs on, None for its own torch engine.
 
+    ``backend`` is one of :data:`BACKENDS` (the encoder checks it before loading the model).
     ``backend="auto"`` may switch a native BERT model to bfloat16 in place (:mod:`sentkit.inference.auto`).
 
     Raises:
-        ConfigurationError: an unknown backend or quantization, or a pipeline the ONNX backend cannot run.
+        ConfigurationError: an unknown quantization, or a pipeline the ONNX backend cannot run.
     """
-    if backend not in BACKENDS:
-        raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")
     if backend == "auto" and not onnx_options.get("quantization"):
         return _auto_engine(model, folder, onnx_options, load_settings)
     if backend == "torch":

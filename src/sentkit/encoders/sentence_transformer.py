@@ -77,7 +77,7 @@ class SentenceTransformer(nn.Sequential):
         model_card_data: Any = None,
     ) -> None:
         if backend not in BACKENDS:
-            raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")  # before loading
+            raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")
         model_kwargs = dict(model_kwargs or {})
         onnx_options = {key: model_kwargs.pop(key) for key in ONNX_OPTIONS if key in model_kwargs}
         settings: dict[str, Any] = {}
@@ -114,7 +114,6 @@ class SentenceTransformer(nn.Sequential):
         match_first_dtype(list(modules.values()))
         super().__init__(modules)
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
-        self.backend = backend
         self.prompts = merge_prompts({"query": None, "document": None}, prompts, settings.get("prompts"))
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         check_default_prompt(self.prompts, self.default_prompt_name)
@@ -134,7 +133,7 @@ class SentenceTransformer(nn.Sequential):
         load_settings = {key: value for key, value in load_settings.items() if value}
         self._engine: Engine | None
         self._engine, self._engine_info = set_up_engine(self, backend, folder, onnx_options, load_settings)
-        self.backend = self._engine_info.backend  # what "auto" picked
+        self.backend = self._engine_info.backend  # for "auto", what it picked
 
     @property
     def engine(self) -> Engine:
