@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import logging
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +16,8 @@ import numpy as np
 from sentkit._text import first_unencodable, text_head
 from sentkit.errors import ModelFormatError, UnencodableTextError
 from sentkit.io.files import read_json
+
+logger = logging.getLogger(__name__)
 
 # A tokenizer snapshot (Tokenizer.save_snapshot): the backend and the settings a call needs.
 SNAPSHOT_FORMAT = 1
@@ -196,3 +203,43 @@ def _add_lowercasing(hf_tokenizer: Any) -> None:
     elif current is not None:
         steps.append(current)
     backend.normalizer = normalizers.Sequence(steps)
+
+
+# Tokenizer snapshots cached per model folder (what lets a native BERT load without transformers).
+
+
+def snapshot_path(folder: Path, lowercase: bool) -> Path | None:
+    """Where the tokenizer snapshot of the model in ``folder`` is cached (None: the folder cannot be read).
+
+    The path hashes the folder's content, so a changed folder never uses a stale snapshot.
+    """
+    from sentkit.inference.onnx.cache import cache_root, folder_key
+
+    try:
+        source = folder_key(folder)
+    except OSError:
+        return None
+    payload = json.dumps({"source": source, "lowercase": lowercase, "format": SNAPSHOT_FORMAT}, sort_keys=True)
+    return cache_root() / "tokenizers" / hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def cached_tokenizer(snapshot: Path, folder: Path, lowercase: bool) -> Tokenizer | None:
+    """The tokenizer of ``folder`` from its snapshot, without ``transformers`` (None when none is cached)."""
+    return Tokenizer.from_snapshot(snapshot, functools.partial(_load_hf_tokenizer, folder, lowercase))  # picklable
+
+
+def store_snapshot(tokenizer: Tokenizer, snapshot: Path) -> None:
+    """Write ``tokenizer``'s snapshot to ``snapshot`` atomically; an unwritable cache only costs speed."""
+    if snapshot.exists():
+        return
+    staged = snapshot.with_name(f"{snapshot.name}.{os.getpid()}.tmp")
+    try:
+        tokenizer.save_snapshot(staged)
+        os.replace(staged, snapshot)
+    except OSError as exc:
+        logger.debug("Cannot save the tokenizer snapshot in %s: %s", snapshot, exc)
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _load_hf_tokenizer(folder: Path, lowercase: bool) -> Any:
+    return Tokenizer.load(folder, {"trust_remote_code": False}, lowercase=lowercase).hf_tokenizer

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import inspect
-import json
 import logging
-import os
-import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +16,7 @@ from sentkit.io.weights import check_safetensors
 from sentkit.modules.base import Features, LoadOptions, Module
 from sentkit.modules.native_bert import NativeBertModel, native_dtype
 from sentkit.modules.registry import register
-from sentkit.modules.tokenization import SNAPSHOT_FORMAT, TextInput, Tokenizer
+from sentkit.modules.tokenization import TextInput, Tokenizer, cached_tokenizer, snapshot_path, store_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +128,12 @@ class Transformer(Module):
         self.model: Any = native
         if native is None:
             self.model = self.load_model(folder, {**trust, **config_options}, {**trust, **model_options})
-        snapshot = _snapshot_folder(folder, do_lower_case) if plain else None
-        tokenizer = self._cached_tokenizer(snapshot) if snapshot is not None else None
+        snapshot = snapshot_path(folder, do_lower_case) if plain else None
+        tokenizer = cached_tokenizer(snapshot, folder, do_lower_case) if snapshot is not None else None
         if tokenizer is None:
             tokenizer = Tokenizer.load(tokenizer_folder, {**trust, **tokenizer_options}, lowercase=do_lower_case)
             if snapshot is not None:
-                _save_tokenizer_snapshot(tokenizer, snapshot)
+                store_snapshot(tokenizer, snapshot)
         self.tokenizer = tokenizer
         self._forward_params = set(inspect.signature(self.model.forward).parameters)
         # Switched on by the model when a later module reads every layer (WeightedLayerPooling, WKPooling).
@@ -192,16 +187,6 @@ class Transformer(Module):
         missing = [key for key in info.get("missing_keys", ()) if not key.startswith("pooler.")]
         raise_on_weight_mismatch(model, folder, info, missing, "its config.json")
 
-    def _cached_tokenizer(self, snapshot: Path) -> Tokenizer | None:
-        """The tokenizer from its snapshot, without ``transformers`` (None when none is cached).
-
-        The snapshot (the Hugging Face tokenizer's backend and call settings) is written by the first
-        load, in ``$SENTKIT_CACHE/tokenizers/`` under the hash of the model folder's content, so a
-        changed folder never uses a stale one.
-        """
-        load_hf = functools.partial(_hf_tokenizer, self.model_folder, self.do_lower_case)  # picklable
-        return Tokenizer.from_snapshot(snapshot, load_hf)
-
     @property
     def auto_model(self) -> Any:
         """The Hugging Face model (the name older sentence-transformers versions used).
@@ -231,7 +216,7 @@ class Transformer(Module):
                 f"{type(self.model).__name__} is not sentkit's native BERT; load it with torch_dtype."
             )
         self.model.set_weight_dtype(dtype)
-        self._native_kwargs = {**self._native_kwargs, "torch_dtype": dtype}
+        self._native_kwargs = {"torch_dtype": dtype}  # it held at most a dtype: the model runs natively
 
     def train(self, mode: bool = True) -> Transformer:
         if mode:
@@ -352,34 +337,6 @@ class Transformer(Module):
         # Keys that sentence-transformers 6 writes and sentkit derives from the model itself.
         derived = {"transformer_task", "modality_config", "module_output_name", "unpad_inputs"}
         return super().normalize_config({k: v for k, v in config.items() if k not in derived}, source)
-
-
-def _save_tokenizer_snapshot(tokenizer: Tokenizer, snapshot: Path) -> None:
-    if snapshot.exists():
-        return
-    staged = snapshot.with_name(f"{snapshot.name}.{os.getpid()}.tmp")
-    try:
-        tokenizer.save_snapshot(staged)
-        os.replace(staged, snapshot)
-    except OSError as exc:  # a read-only or full cache only costs speed
-        logger.debug("Cannot save the tokenizer snapshot in %s: %s", snapshot, exc)
-        shutil.rmtree(staged, ignore_errors=True)
-
-
-def _hf_tokenizer(folder: Path, lowercase: bool) -> Any:
-    return Tokenizer.load(folder, {"trust_remote_code": False}, lowercase=lowercase).hf_tokenizer
-
-
-def _snapshot_folder(folder: Path, lowercase: bool) -> Path | None:
-    """Where the tokenizer snapshot of the model in ``folder`` is cached (None: the folder cannot be read)."""
-    from sentkit.inference.onnx.cache import cache_root, folder_key
-
-    try:
-        source = folder_key(folder)
-    except OSError:
-        return None
-    payload = json.dumps({"source": source, "lowercase": lowercase, "format": SNAPSHOT_FORMAT}, sort_keys=True)
-    return cache_root() / "tokenizers" / hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def saved_config(folder: Path) -> dict[str, Any]:
