@@ -318,3 +318,20 @@ def test_model_methods_delegate_to_the_pool(hf_checkpoints) -> None:
         model.stop_multi_process_pool(pool)
     with model.multi_process_pool(["cpu"]) as pool:
         assert np.allclose(model.encode(texts[:3], pool=pool), expected[:3], atol=1e-5)
+
+
+def test_pool_reports_contentless_inputs_once(tiny_model: SentenceTransformer, pool: MultiProcessPool) -> None:
+    import warnings
+
+    from sentkit.errors import ContentlessInputWarning, InputError
+
+    texts = [*CORPUS[:6], "", " \u200b"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pooled = encode_with_pool(tiny_model, texts, pool, chunk_size=2)
+    reports = [w for w in caught if issubclass(w.category, ContentlessInputWarning)]
+    assert len(reports) == 1  # from this process, not once per chunk
+    assert "[6, 7]" in str(reports[0].message)
+    np.testing.assert_allclose(pooled, tiny_model.encode(texts, empty="keep"), atol=1e-5)
+    with pytest.raises(InputError, match=r"\[6, 7\]"):
+        encode_with_pool(tiny_model, texts, pool, empty="error")

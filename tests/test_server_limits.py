@@ -48,8 +48,9 @@ def _error(reply: Any, status: int) -> str:
         ({"inputs": ["a"] * 5}, 413, "limit is 4"),
         ({"inputs": "x" * 51}, 413, "51 characters"),
         ({"inputs": []}, 422, "empty list"),
-        ({"inputs": ""}, 422, "is empty"),
-        ({"inputs": ["ok", ""]}, 422, "inputs[1] is empty"),
+        ({"inputs": ""}, 422, "inputs has no content"),
+        ({"inputs": ["ok", ""]}, 422, "indices [1] have no content"),
+        ({"inputs": [" \t", "ok", "\u200b", "\x00"]}, 422, "indices [0, 2, 3] have no content"),
         ({"inputs": ["ok", 3]}, 422, "inputs[1] must be a string"),
         ({"inputs": [1, 2, 3]}, 422, "token-id"),
         (b'{"inputs": "\\ud800"}', 422, "lone surrogate"),  # JSON can carry what UTF-8 cannot

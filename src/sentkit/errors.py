@@ -16,12 +16,19 @@ written for sentence-transformers would catch (``ValueError``, ``TypeError``, ``
     ├── NumericalError (FloatingPointError)   NaN or inf in an output: names the rows
     ├── MissingDependencyError (ImportError)  an optional extra is not installed: names the pip command
     └── WorkerError (RuntimeError)            a multi-process pool worker died or hung: names it
+
+Warnings that something may be wrong without being an error derive from :class:`SentkitWarning`
+(a ``UserWarning``)::
+
+    SentkitWarning (UserWarning)
+    └── ContentlessInputWarning               inputs with no content: names their indices
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "ContentlessInputWarning",
     "IndexFormatError",
     "InputError",
     "InputTypeError",
@@ -30,6 +37,7 @@ __all__ = [
     "ModelNotFoundError",
     "NumericalError",
     "SentkitError",
+    "SentkitWarning",
     "UnencodableTextError",
     "WorkerError",
 ]
@@ -86,3 +94,15 @@ class MissingDependencyError(SentkitError, ImportError):
 class WorkerError(SentkitError, RuntimeError):
     """A multi-process pool worker died, hung past the pool's timeout, or raised an error that
     cannot be sent back; the message names the worker (name, pid, device) and its chunk."""
+
+
+class SentkitWarning(UserWarning):
+    """Root of every warning sentkit issues."""
+
+
+class ContentlessInputWarning(SentkitWarning):
+    """Inputs that are empty or hold only whitespace, control or zero-width characters.
+
+    They still get an embedding (the one of an empty input, as in sentence-transformers), which
+    is the same for all of them and rarely what the caller meant.
+    """

@@ -22,6 +22,7 @@ from sentkit.encoders.task_folders import load_cross_encoder
 from sentkit.encoders.windows import aggregate_windows, check_window_options, pad_windows, split_into_windows
 from sentkit.errors import ConfigurationError, NumericalError, UnencodableTextError
 from sentkit.inference.inputs import check_batch_size
+from sentkit.io.integrity import verified
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import LoadOptions, Module
 from sentkit.modules.classifier_transformer import ClassifierTransformer
@@ -73,6 +74,7 @@ class CrossEncoder(nn.Sequential):
         default_prompt_name: str | None = None,
         processor_kwargs: dict[str, Any] | None = None,
         model_card_data: Any = None,
+        verify: bool = True,
         **legacy: Any,
     ) -> None:
         legacy = rename_legacy_arguments(legacy)
@@ -109,8 +111,10 @@ class CrossEncoder(nn.Sequential):
             tokenizer_kwargs={**(processor_kwargs or {}), **(tokenizer_kwargs or {})},
             config_kwargs=config_options,
             backend=backend,
+            verify=verify,
         )
-        modules, settings = load_cross_encoder(folder, options)
+        with verified(folder, verify):
+            modules, settings = load_cross_encoder(folder, options)
         super().__init__(OrderedDict((str(index), module) for index, module in enumerate(modules)))
         self.model_name_or_path = str(model_name_or_path)
         self.backend = backend
@@ -401,12 +405,12 @@ class CrossEncoder(nn.Sequential):
             "prompts": self.prompts,
         }
         modules = [module for module in self._modules.values() if isinstance(module, Module)]
-        save_pipeline(folder, modules, settings, safe_serialization)
+        card = None
         if create_model_card:
             name = model_name or self.model_name_or_path
             card = f"# {name}\n\nA cross encoder (reranker) saved by sentkit in the sentence-transformers format.\n\n"
             card += f"- Labels: {self.num_labels}\n- Max length: {self.max_seq_length}\n- Activation: {path_name}\n"
-            (folder / "README.md").write_text(card, encoding="utf-8")
+        save_pipeline(folder, modules, settings, safe_serialization, card)
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
         """Same as :meth:`save`."""

@@ -10,7 +10,8 @@ from typing import Any
 from sentkit._version import __version__
 from sentkit.errors import ModelFormatError
 from sentkit.io.files import read_json_object
-from sentkit.io.layouts import HUGGING_FACE, SENTENCE_TRANSFORMERS, ModuleEntry
+from sentkit.io.integrity import checksummed
+from sentkit.io.layouts import HUGGING_FACE, SENTENCE_TRANSFORMERS, ModuleEntry, check_not_damaged
 from sentkit.modules import LoadOptions, Module, Pooling, Transformer, module_class_for_type, type_string_for
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def load_pipeline(folder: Path, options: LoadOptions) -> LoadedPipeline:
     """
     if SENTENCE_TRANSFORMERS.matches(folder):
         return LoadedPipeline(load_modules(folder, options), SENTENCE_TRANSFORMERS.read_settings(folder))
+    check_not_damaged(folder, strict=options.verify)
     if HUGGING_FACE.matches(folder):
         logger.info("No modules.json in %s: using Transformer + mean pooling.", folder)
         transformer = Transformer.load(folder, options)
@@ -88,14 +90,22 @@ def _default_pooling(folder: Path) -> str:
 
 
 def save_pipeline(
-    folder: Path, modules: list[Module], settings: dict[str, Any], safe_serialization: bool = True
+    folder: Path,
+    modules: list[Module],
+    settings: dict[str, Any],
+    safe_serialization: bool = True,
+    model_card: str | None = None,
 ) -> None:
-    """Write ``modules`` and ``settings`` to ``folder`` in the sentence-transformers layout."""
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for idx, module in enumerate(modules):
-        relative = "" if idx == 0 and module.save_in_root else f"{idx}_{type(module).__name__}"
-        (folder / relative).mkdir(parents=True, exist_ok=True)
-        module.save(folder / relative, safe_serialization=safe_serialization)
-        entries.append(ModuleEntry(idx, str(idx), relative, type_string_for(module)))
-    SENTENCE_TRANSFORMERS.write(folder, entries, settings)
+    """Write ``modules``, ``settings`` and the ``model_card`` (README.md) to ``folder`` in the
+    sentence-transformers layout, then the checksums of every file written
+    (:mod:`sentkit.io.integrity`)."""
+    with checksummed(folder):
+        entries = []
+        for idx, module in enumerate(modules):
+            relative = "" if idx == 0 and module.save_in_root else f"{idx}_{type(module).__name__}"
+            (folder / relative).mkdir(parents=True, exist_ok=True)
+            module.save(folder / relative, safe_serialization=safe_serialization)
+            entries.append(ModuleEntry(idx, str(idx), relative, type_string_for(module)))
+        SENTENCE_TRANSFORMERS.write(folder, entries, settings)
+        if model_card is not None:
+            (folder / "README.md").write_text(model_card, encoding="utf-8")

@@ -21,9 +21,16 @@ from sentkit.errors import ConfigurationError, InputError
 from sentkit.inference.auto import EngineInfo
 from sentkit.inference.batching import check_max_batch_tokens
 from sentkit.inference.engine import EncodeOptions, Engine
-from sentkit.inference.inputs import as_text_list, check_batch_size, split_task_inputs
+from sentkit.inference.inputs import (
+    as_text_list,
+    check_batch_size,
+    check_contentless,
+    check_truncate_dim,
+    split_task_inputs,
+)
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
 from sentkit.inference.torch_engine import TorchEngine
+from sentkit.io.integrity import verified
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.similarity import SIMILARITY_FUNCTIONS, similarity_name
@@ -48,6 +55,9 @@ class SentenceTransformer(nn.Sequential):
     package (``SentenceTransformer("all-MiniLM-L6-v2")``), or is built from ``modules``. The
     parameters are those of sentence-transformers; ``model_kwargs``, ``tokenizer_kwargs`` and
     ``config_kwargs`` go to the ``from_pretrained`` calls of the underlying Hugging Face model.
+    ``verify`` (a sentkit addition, on by default) checks the folder's files against the checksums
+    sentkit saved with it, or against the Hugging Face cache's blob names, and refuses a folder that
+    lost its ``modules.json`` (:mod:`sentkit.io.integrity`, :func:`sentkit.io.layouts.check_not_damaged`).
 
     Raises:
         ModelNotFoundError, ModelFormatError: the model cannot be found or its files are broken.
@@ -75,6 +85,7 @@ class SentenceTransformer(nn.Sequential):
         backend: str = "torch",
         processor_kwargs: dict[str, Any] | None = None,
         model_card_data: Any = None,
+        verify: bool = True,
     ) -> None:
         if backend not in BACKENDS:
             raise ConfigurationError(f"backend={backend!r} is not one of {BACKENDS}.")
@@ -100,8 +111,10 @@ class SentenceTransformer(nn.Sequential):
                 tokenizer_kwargs={**(processor_kwargs or {}), **(tokenizer_kwargs or {})},
                 config_kwargs=dict(config_kwargs or {}),
                 backend="torch",  # modules hold torch weights; the onnx backend exports them once
+                verify=verify,
             )
-            loaded = load_pipeline(folder, options)
+            with verified(folder, verify):
+                loaded = load_pipeline(folder, options)
             modules, settings = loaded.modules, loaded.settings
         if modules is None:
             raise ConfigurationError("Pass model_name_or_path or modules=[...] to build a SentenceTransformer.")
@@ -117,7 +130,9 @@ class SentenceTransformer(nn.Sequential):
         self.prompts = merge_prompts({"query": None, "document": None}, prompts, settings.get("prompts"))
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         check_default_prompt(self.prompts, self.default_prompt_name)
-        self.truncate_dim = truncate_dim if truncate_dim is not None else settings.get("truncate_dim")
+        self.truncate_dim = check_truncate_dim(
+            truncate_dim if truncate_dim is not None else settings.get("truncate_dim"), self._full_dimension()
+        )
         self._similarity_fn_name: str | None = None
         name = similarity_fn_name or settings.get("similarity_fn_name")
         if name is not None:
@@ -172,6 +187,7 @@ class SentenceTransformer(nn.Sequential):
         pool: Any = None,
         chunk_size: int | None = None,
         max_batch_tokens: int | None = None,
+        empty: str = "warn",
         **kwargs: Any,
     ) -> Any:
         """Embed one text or a list of texts.
@@ -182,11 +198,17 @@ class SentenceTransformer(nn.Sequential):
         text, ``None`` one dict of all features per text. ``precision`` other than float32 gives
         quantized numpy arrays (binary ones packed to ceil(D / 8) columns). ``max_batch_tokens``
         (a sentkit addition) also bounds each batch by padded tokens (rows x longest input).
+        ``empty`` (a sentkit addition) says what to do with inputs that have no content (empty,
+        or only whitespace, control or zero-width characters): they get the embedding of an empty
+        input, as in sentence-transformers, after one warning naming them (``"warn"``), silently
+        (``"keep"``), or not at all (``"error"`` raises).
 
         Raises:
             InputTypeError: an input item that is not a str (names its index and type).
             InputError: an unencodable text (names its index), an unknown prompt name, precision or
-                output value, a non-positive batch size, an unknown keyword argument.
+                output value, a non-positive batch size, an unknown keyword argument, contentless
+                inputs with ``empty="error"`` (names their indices).
+            ConfigurationError: ``truncate_dim`` outside 1..D (names D).
             NumericalError: NaN or inf in the output (names the rows).
         """
         if sentences is None and "inputs" in kwargs:
@@ -211,6 +233,7 @@ class SentenceTransformer(nn.Sequential):
                 normalize_embeddings=normalize_embeddings,
                 truncate_dim=truncate_dim,
                 max_batch_tokens=max_batch_tokens,
+                empty=empty,
                 **kwargs,
             )
         task = kwargs.pop("task", None)
@@ -223,6 +246,7 @@ class SentenceTransformer(nn.Sequential):
         if self._has_router():
             sentences, task = split_task_inputs(sentences, task)
         texts, is_single = as_text_list(sentences)
+        check_contentless(texts, empty)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
         if convert_to_tensor:
@@ -230,7 +254,9 @@ class SentenceTransformer(nn.Sequential):
         if output_value != "sentence_embedding":
             convert_to_numpy = convert_to_tensor = False
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
-        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        truncate_dim = check_truncate_dim(
+            truncate_dim if truncate_dim is not None else self.truncate_dim, self._full_dimension()
+        )
         if isinstance(device, str):
             self.to(device)
 
@@ -412,14 +438,18 @@ class SentenceTransformer(nn.Sequential):
     def get_max_seq_length(self) -> int | None:
         return self.max_seq_length
 
-    def get_sentence_embedding_dimension(self, truncate_dim: int | None = None) -> int | None:
-        """Size of the embeddings :meth:`encode` returns (after ``truncate_dim``)."""
-        dimension = None
+    def _full_dimension(self) -> int | None:
+        """Size of the embeddings the modules output, before any ``truncate_dim`` (None when unknown)."""
         for module in reversed(list(self._modules.values())):
             method = getattr(module, "get_embedding_dimension", None)
             dimension = method() if callable(method) else None
             if dimension is not None:
-                break
+                return int(dimension)
+        return None
+
+    def get_sentence_embedding_dimension(self, truncate_dim: int | None = None) -> int | None:
+        """Size of the embeddings :meth:`encode` returns (after ``truncate_dim``)."""
+        dimension = self._full_dimension()
         truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
         if dimension is not None and truncate_dim is not None:
             return min(dimension, truncate_dim)
@@ -462,9 +492,8 @@ class SentenceTransformer(nn.Sequential):
         modules = list(self._modules.values())
         if not all(isinstance(module, Module) for module in modules):
             raise ConfigurationError("Only sentkit modules can be saved; this model holds other nn.Modules.")
-        save_pipeline(folder, modules, self._settings(), safe_serialization)  # type: ignore[arg-type]
-        if create_model_card:
-            (folder / "README.md").write_text(self._model_card(model_name), encoding="utf-8")
+        card = self._model_card(model_name) if create_model_card else None
+        save_pipeline(folder, modules, self._settings(), safe_serialization, card)  # type: ignore[arg-type]
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
         """Same as :meth:`save`."""

@@ -20,7 +20,8 @@ from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolv
 from sentkit.encoders.sentence_transformer import default_device
 from sentkit.encoders.task_folders import load_sparse_encoder
 from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
-from sentkit.inference.inputs import as_text_list, check_batch_size
+from sentkit.inference.inputs import as_text_list, check_batch_size, check_contentless
+from sentkit.io.integrity import verified
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.modules.splade_pooling import SpladePooling
@@ -73,6 +74,7 @@ class SparseEncoder(nn.Sequential):
         backend: str = "torch",
         similarity_fn_name: str | None = None,
         max_active_dims: int | None = None,
+        verify: bool = True,
     ) -> None:
         if backend != "torch":
             raise ConfigurationError(f"backend={backend!r} is not available yet; use backend='torch'.")
@@ -96,8 +98,10 @@ class SparseEncoder(nn.Sequential):
                 tokenizer_kwargs={**(processor_kwargs or {}), **(tokenizer_kwargs or {})},
                 config_kwargs=dict(config_kwargs or {}),
                 backend=backend,
+                verify=verify,
             )
-            modules, settings = load_sparse_encoder(folder, options)
+            with verified(folder, verify):
+                modules, settings = load_sparse_encoder(folder, options)
         if not modules:
             raise ConfigurationError("Pass model_name_or_path or modules=[...] to build a SparseEncoder.")
         match_first_dtype(list(modules))
@@ -136,6 +140,7 @@ class SparseEncoder(nn.Sequential):
         save_to_cpu: bool = False,
         device: str | None = None,
         max_active_dims: int | None = None,
+        empty: str = "warn",
         **kwargs: Any,
     ) -> Any:
         """Embed one text or a list of texts (also accepted as ``inputs=``).
@@ -148,11 +153,12 @@ class SparseEncoder(nn.Sequential):
             the largest weights of each embedding and zeroes the rest.
 
         ``task`` (a keyword) picks the route of a Router module (``encode_query`` sets ``"query"``).
+        ``empty``: what to do with inputs that have no content, as in ``SentenceTransformer.encode``.
 
         Raises:
             InputTypeError: an input that is not a str (names its index and type).
             InputError: an unencodable text, a bad batch size, prompt name or max_active_dims, an
-                unknown keyword argument.
+                unknown keyword argument, contentless inputs with ``empty="error"``.
             NumericalError: NaN or inf in the output (names the inputs).
         """
         if sentences is None and "inputs" in kwargs:
@@ -164,6 +170,7 @@ class SparseEncoder(nn.Sequential):
         limit = sparse_tools.check_max_active_dims(max_active_dims)
         limit = limit if limit is not None else self.max_active_dims
         texts, is_single = as_text_list(sentences)
+        check_contentless(texts, empty)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
         resolved_prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
@@ -370,12 +377,12 @@ class SparseEncoder(nn.Sequential):
         }
         if self.max_active_dims is not None:
             settings["max_active_dims"] = self.max_active_dims
-        save_pipeline(folder, modules, settings, safe_serialization)  # type: ignore[arg-type]
+        card = None
         if create_model_card:
             name = model_name or self.model_name_or_path or "sentkit sparse encoder"
             card = f"# {name}\n\nA sparse encoder saved by sentkit in the sentence-transformers format.\n\n"
             card += f"- Dimensions: {self.get_embedding_dimension()}\n- Similarity: {self.similarity_fn_name}\n"
-            (folder / "README.md").write_text(card, encoding="utf-8")
+        save_pipeline(folder, modules, settings, safe_serialization, card)  # type: ignore[arg-type]
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
         """Same as :meth:`save`."""

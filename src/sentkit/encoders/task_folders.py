@@ -14,7 +14,7 @@ from typing import Any
 from sentkit.encoders.folders import load_modules
 from sentkit.errors import ModelFormatError
 from sentkit.io.files import read_json_object
-from sentkit.io.layouts import HUGGING_FACE, SENTENCE_TRANSFORMERS
+from sentkit.io.layouts import HUGGING_FACE, SENTENCE_TRANSFORMERS, check_not_damaged
 from sentkit.modules import LoadOptions, Module
 from sentkit.modules.classifier_transformer import ClassifierTransformer
 from sentkit.modules.mlm_transformer import MLMTransformer
@@ -55,6 +55,7 @@ def load_cross_encoder(folder: Path, options: LoadOptions) -> tuple[list[Module]
                 "sequence-classification Transformer."
             )
         return modules, read_model_settings(folder)
+    check_not_damaged(folder, strict=options.verify)
     architectures = _architectures(folder, "CrossEncoder")
     if architectures and architectures[0].endswith("ForCausalLM"):
         raise ModelFormatError(
@@ -79,6 +80,7 @@ def load_sparse_encoder(folder: Path, options: LoadOptions) -> tuple[list[Module
             f"{folder} is a dense SentenceTransformer; making it sparse needs a SparseAutoEncoder (CSR), "
             "which sentkit does not support. Load it with sentkit.SentenceTransformer."
         )
+    check_not_damaged(folder, strict=options.verify)
     architectures = _architectures(folder, "SparseEncoder")
     if not any(name.endswith("ForMaskedLM") for name in architectures):
         raise ModelFormatError(

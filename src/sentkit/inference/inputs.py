@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from sentkit.errors import InputError, InputTypeError
+from sentkit.errors import ConfigurationError, ContentlessInputWarning, InputError, InputTypeError
+
+EMPTY_POLICIES = ("keep", "warn", "error")
+# Unicode categories with no visible content: controls (Cc) and format characters such as zero-width
+# spaces and joiners, the byte order mark and soft hyphens (Cf).
+_INVISIBLE = frozenset({"Cc", "Cf"})
 
 
 def as_text_list(inputs: Any) -> tuple[list[str], bool]:
@@ -75,3 +82,55 @@ def check_batch_size(batch_size: Any) -> int:
 def _preview(item: Any) -> str:
     text = repr(item)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def has_content(text: str) -> bool:
+    """Whether ``text`` holds a character other than whitespace, controls and zero-width characters.
+
+    Stops at the first such character, so it costs next to nothing for ordinary texts.
+    """
+    return any(not (char.isspace() or unicodedata.category(char) in _INVISIBLE) for char in text)
+
+
+def check_contentless(texts: list[str], policy: str, stacklevel: int = 3) -> None:
+    """Apply the ``empty`` policy of ``encode`` to the inputs without content (see :func:`has_content`).
+
+    ``"keep"`` accepts them silently; ``"warn"`` (the default) issues one
+    :class:`~sentkit.errors.ContentlessInputWarning` per call naming their indices; ``"error"`` raises.
+    Either way, inputs that are kept get the embedding of an empty input, as in sentence-transformers.
+
+    Raises:
+        InputError: an unknown policy, or ``"error"`` with contentless inputs (names their indices).
+    """
+    if policy not in EMPTY_POLICIES:
+        raise InputError(f"empty={policy!r} is not one of {EMPTY_POLICIES}.")
+    if policy == "keep":
+        return
+    indices = [index for index, text in enumerate(texts) if not has_content(text)]
+    if not indices:
+        return
+    shown = f"{indices[:10]}{f' and {len(indices) - 10} more' if len(indices) > 10 else ''}"
+    what = f"The inputs at indices {shown} have no content (empty, or only whitespace, control or zero-width)"
+    if policy == "error":
+        raise InputError(f"{what}. Drop them, or pass empty='keep' to embed them as empty inputs.")
+    warnings.warn(
+        f"{what}; each gets the embedding of an empty input. Pass empty='keep' to accept them silently, "
+        "or empty='error' to reject them.",
+        ContentlessInputWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def check_truncate_dim(truncate_dim: Any, dimension: int | None) -> int | None:
+    """``truncate_dim`` if it is None or an int in 1..``dimension`` (the model's embedding size).
+
+    Raises:
+        ConfigurationError: any other value; the message names the model's dimension.
+    """
+    if truncate_dim is None:
+        return None
+    is_int = isinstance(truncate_dim, int) and not isinstance(truncate_dim, bool)
+    if not (is_int and 1 <= truncate_dim <= (dimension or truncate_dim)):
+        allowed = f"in 1..{dimension} (this model's embeddings have {dimension} dimensions)" if dimension else "> 0"
+        raise ConfigurationError(f"truncate_dim={truncate_dim!r} must be an int {allowed}.")
+    return int(truncate_dim)

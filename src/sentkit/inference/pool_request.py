@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from sentkit.inference.inputs import as_text_list, split_task_inputs
+from sentkit.inference.inputs import as_text_list, check_contentless, split_task_inputs
 from sentkit.inference.precision import quantize_embeddings
 from sentkit.modules import Router
 
@@ -47,10 +47,11 @@ class PoolRequest:
         if isinstance(model, torch.nn.Sequential) and any(isinstance(module, Router) for module in model):
             sentences, kwargs["task"] = split_task_inputs(sentences, kwargs.get("task"))
         texts, is_single = as_text_list(sentences)
+        check_contentless(texts, kwargs.pop("empty", "warn"), stacklevel=5)  # once here, not per chunk
         progress = parent.get("show_progress_bar")
         if progress is None:
             progress = logging.getLogger("sentkit").getEffectiveLevel() <= logging.INFO
-        workers = {**kwargs, "show_progress_bar": False, "precision": "float32"}
+        workers = {**kwargs, "show_progress_bar": False, "precision": "float32", "empty": "keep"}
         if kwargs.get("output_value", "sentence_embedding") == "sentence_embedding":
             workers.update(convert_to_numpy=False, convert_to_tensor=True)
         return cls(texts, is_single, workers, {**kwargs, **parent}, bool(progress))

@@ -5,12 +5,16 @@ A loader tries :data:`LAYOUTS` in order and uses the first whose marker file is 
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sentkit.errors import ModelFormatError
 from sentkit.io.files import read_json, read_json_object, write_json
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,43 @@ class HuggingFaceFolder:
 
     def matches(self, folder: Path) -> bool:
         return (folder / self.marker).is_file()
+
+
+# Files and folders that only a sentence-transformers folder holds, next to its modules.json.
+_MODULE_FOLDER = re.compile(r"^\d+_[A-Za-z]\w*$")  # 1_Pooling, 2_Normalize, 2_Dense ...
+_SENTENCE_TRANSFORMERS_FILES = ("sentence_bert_config.json", "config_sentence_transformers.json")
+
+
+def check_not_damaged(folder: Path, strict: bool = True) -> None:
+    """Refuse a folder that has sentence-transformers parts but lost its ``modules.json``.
+
+    Loaded as a plain Hugging Face checkpoint, such a folder would silently drop its modules
+    (a Pooling mode, Normalize, Dense). With ``strict=False`` it loads that way after a warning
+    that lists what is skipped.
+
+    Raises:
+        ModelFormatError: ``strict`` and the folder holds module folders (``1_Pooling``, ...) or
+            sentence-transformers config files without ``modules.json``.
+    """
+    if SENTENCE_TRANSFORMERS.matches(folder) or not folder.is_dir():
+        return
+    parts = sorted(
+        f"{path.name}/" if path.is_dir() else path.name
+        for path in folder.iterdir()
+        if (path.is_dir() and _MODULE_FOLDER.match(path.name)) or path.name in _SENTENCE_TRANSFORMERS_FILES
+    )
+    if not parts:
+        return
+    message = (
+        f"{folder} has {', '.join(parts)} but no modules.json: it looks like a sentence-transformers model folder "
+        "that lost modules.json."
+    )
+    if strict:
+        raise ModelFormatError(
+            f"{message} Loaded as a plain checkpoint it would drop those modules. Restore modules.json (copy the "
+            "model again), or pass verify=False to load it as Transformer + mean pooling."
+        )
+    logger.warning("%s verify=False: loading it as a plain checkpoint; skipped: %s.", message, ", ".join(parts))
 
 
 SENTENCE_TRANSFORMERS = SentenceTransformersFolder()

@@ -34,6 +34,7 @@ class LoadOptions:
     tokenizer_kwargs: dict[str, Any] = field(default_factory=dict)
     config_kwargs: dict[str, Any] = field(default_factory=dict)
     backend: str = "torch"
+    verify: bool = True  # refuse folders that look damaged (see sentkit.io.layouts.check_not_damaged)
 
 
 class Module(torch.nn.Module):

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from sentkit.errors import InputError, NumericalError
+from sentkit.inference.inputs import has_content
 from sentkit.server.metrics import Registry
 from sentkit.server.runners import Item, ServedModel
 from sentkit.server.settings import ServerSettings
@@ -26,12 +27,16 @@ def api_error(status: int, message: str, headers: dict[str, str] | None = None) 
     return HTTPException(status_code=status, detail=message, headers=headers)
 
 
-def check_text(value: Any, field: str, settings: ServerSettings) -> str:
-    """One non-empty, UTF-8-encodable text within ``max_chars_per_item``; else 422 / 413."""
+_NO_CONTENT = "no content (empty, or only whitespace, control or zero-width characters); send text with content"
+
+
+def check_text(value: Any, field: str, settings: ServerSettings, require_content: bool = True) -> str:
+    """One UTF-8-encodable text with content (see ``has_content``) within ``max_chars_per_item``;
+    else 422 / 413. TEI likewise rejects empty inputs rather than embedding them."""
     if not isinstance(value, str):
         raise api_error(422, f"{field} must be a string, got {type(value).__name__}.")
-    if not value:
-        raise api_error(422, f"{field} is empty; send non-empty text.")
+    if require_content and not has_content(value):
+        raise api_error(422, f"{field} has {_NO_CONTENT}.")
     if len(value) > settings.max_chars_per_item:
         raise api_error(
             413, f"{field} has {len(value)} characters; the limit is {settings.max_chars_per_item} per item."
@@ -46,8 +51,9 @@ def check_text(value: Any, field: str, settings: ServerSettings) -> str:
 def check_texts(value: Any, field: str, settings: ServerSettings) -> tuple[list[str], bool]:
     """``(texts, is_single)`` from a text or a list of texts, each checked by :func:`check_text`.
 
-    Raises (as HTTP errors): 422 for no texts, a non-text item (token-id lists included) or an
-    empty text; 413 for more than ``max_items_per_request`` items or a text over the character limit.
+    Raises (as HTTP errors): 422 for no texts, a non-text item (token-id lists included) or texts
+    without content (all their indices named); 413 for more than ``max_items_per_request`` items or
+    a text over the character limit.
     """
     if value is None:
         raise api_error(422, f"{field} is missing; send a text or a list of texts.")
@@ -63,7 +69,12 @@ def check_texts(value: Any, field: str, settings: ServerSettings) -> tuple[list[
         )
     if all(isinstance(item, int) for item in value) or any(isinstance(item, list) for item in value):
         raise api_error(422, f"{field}: token-id inputs are not supported; send the texts themselves.")
-    return [check_text(item, f"{field}[{index}]", settings) for index, item in enumerate(value)], False
+    texts = [check_text(item, f"{field}[{index}]", settings, require_content=False) for index, item in enumerate(value)]
+    empty = [index for index, text in enumerate(texts) if not has_content(text)]
+    if empty:
+        more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
+        raise api_error(422, f"{field} items at indices {empty[:10]}{more} have {_NO_CONTENT}.")
+    return texts, False
 
 
 def check_truncation_direction(direction: str) -> None:

@@ -20,12 +20,13 @@ from sentkit.encoders.prompts import resolve_prompt
 from sentkit.errors import InputError
 from sentkit.inference.batching import HalvingRunner, check_max_batch_tokens, length_sorted_batches
 from sentkit.inference.engine import raise_non_finite
-from sentkit.inference.inputs import as_text_list, check_batch_size
+from sentkit.inference.inputs import as_text_list, check_batch_size, check_contentless, check_truncate_dim
 from sentkit.inference.onnx.cache import MANIFEST, MODEL_FILE, TOKENIZER_FILE, export_folder, folder_key, is_complete
 from sentkit.inference.onnx.runtime import SessionRunner, create_session
 from sentkit.inference.onnx.tokens import TextTokenizer
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
 from sentkit.io.files import read_json
+from sentkit.io.integrity import verified
 from sentkit.io.resolve import resolve_model_folder
 
 QUANTIZATIONS = (None, "int8", "int8-static")
@@ -39,13 +40,16 @@ class OnnxEncoder:
     ``"sentence_embedding"`` or ``"token_embeddings"``; ``device`` and ``pool`` are not taken).
     """
 
-    def __init__(self, folder: str | Path, threads: int | None = None, providers: list[str] | None = None) -> None:
+    def __init__(
+        self, folder: str | Path, threads: int | None = None, providers: list[str] | None = None, verify: bool = True
+    ) -> None:
         self.folder = Path(folder)
         self.model_name_or_path = str(folder)
-        manifest = read_json(self.folder / MANIFEST)
+        with verified(self.folder, verify):  # the export's files against the checksums written with them
+            manifest = read_json(self.folder / MANIFEST)
+            self.tokenizer = TextTokenizer(self.folder / TOKENIZER_FILE, manifest)
+            self.runner = SessionRunner(create_session(self.folder / MODEL_FILE, threads, providers))
         self.manifest = manifest
-        self.tokenizer = TextTokenizer(self.folder / TOKENIZER_FILE, manifest)
-        self.runner = SessionRunner(create_session(self.folder / MODEL_FILE, threads, providers))
         self.prompts: dict[str, str] = dict(manifest.get("prompts") or {})
         self.default_prompt_name: str | None = manifest.get("default_prompt_name")
         self.similarity_fn_name: str = manifest.get("similarity_fn_name") or "cosine"
@@ -62,11 +66,13 @@ class OnnxEncoder:
         threads: int | None = None,
         cache_folder: str | None = None,
         local_files_only: bool = False,
+        verify: bool = True,
     ) -> OnnxEncoder:
         """The encoder of a model name, a model folder or an export folder; exports on first use.
 
         ``quantization``: None (fp32), ``"int8"`` (dynamic) or ``"int8-static"`` (calibrated on
-        ``calibration_texts``, by default sentences shipped with sentkit's examples).
+        ``calibration_texts``, by default sentences shipped with sentkit's examples). ``verify``:
+        check the files against their checksums (the export's, and the model's when it is exported).
 
         Raises:
             ModelNotFoundError, ModelFormatError: as ``SentenceTransformer``.
@@ -76,15 +82,15 @@ class OnnxEncoder:
             raise InputError(f"quantization={quantization!r} is not one of {QUANTIZATIONS}.")
         folder = resolve_model_folder(model_name_or_path, cache_folder=cache_folder, local_files_only=local_files_only)
         if is_complete(folder):
-            return cls(folder, threads)
+            return cls(folder, threads, verify=verify)
         target = export_folder(folder_key(folder), quantization)
         if not is_complete(target):
             from sentkit.encoders.sentence_transformer import SentenceTransformer
             from sentkit.inference.onnx.export import export_pipeline
 
-            model = SentenceTransformer(str(folder), device="cpu")
+            model = SentenceTransformer(str(folder), device="cpu", verify=verify)
             export_pipeline(model, target, quantization, calibration_texts)
-        encoder = cls(target, threads)
+        encoder = cls(target, threads, verify=verify)
         encoder.model_name_or_path = str(model_name_or_path)
         return encoder
 
@@ -118,12 +124,14 @@ class OnnxEncoder:
         normalize_embeddings: bool = False,
         truncate_dim: int | None = None,
         max_batch_tokens: int | None = None,
+        empty: str = "warn",
         **kwargs: Any,
     ) -> Any:
         """Embed one text, (D,), or a list of texts, (N, D) float32 numpy (see the class docstring).
 
         Raises:
-            InputTypeError, InputError, UnencodableTextError, NumericalError: as ``SentenceTransformer.encode``.
+            InputTypeError, InputError, UnencodableTextError, NumericalError, ConfigurationError: as
+                ``SentenceTransformer.encode``.
         """
         kwargs.pop("task", None)
         if kwargs:
@@ -134,10 +142,12 @@ class OnnxEncoder:
         batch_size = check_batch_size(batch_size)
         max_batch_tokens = check_max_batch_tokens(max_batch_tokens)
         texts, is_single = as_text_list(sentences)
+        check_contentless(texts, empty)
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
         if prompt:
             texts = [prompt + text for text in texts]
-        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        dimension = int(self.manifest["dimension"])
+        truncate_dim = check_truncate_dim(truncate_dim if truncate_dim is not None else self.truncate_dim, dimension)
         if output_value == "token_embeddings":
             rows = self._token_embeddings(texts, batch_size, max_batch_tokens)
             return rows[0] if is_single else rows

@@ -7,7 +7,8 @@ attention (the form ONNX Runtime's fusions recognise), then ONNX Runtime's trans
 fuses attention, embedding and layer normalisation, and GELU. The result is checked against the
 torch pipeline on texts of several lengths (padding included); if the fused graph disagrees, the
 unfused one is kept, and if that disagrees too the export fails. The folder written holds
-``model.onnx``, ``tokenizer.json`` and ``sentkit_onnx.json`` (what the torch-free encoder needs).
+``model.onnx``, ``tokenizer.json`` and ``sentkit_onnx.json`` (what the torch-free encoder needs),
+and the checksums of the three (:mod:`sentkit.io.integrity`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sentkit._optional import require
 from sentkit.errors import ConfigurationError
 from sentkit.inference.onnx.cache import MANIFEST, MODEL_FILE, TOKENIZER_FILE
 from sentkit.inference.onnx.runtime import SessionRunner, create_session
+from sentkit.io.integrity import checksummed
 from sentkit.modules import Pooling, Router, Transformer
 
 logger = logging.getLogger(__name__)
@@ -101,10 +103,10 @@ def export_pipeline(
             graph = quantize(graph, work / "quantized.onnx", quantization, model, input_names, calibration_texts)
             graph = _first_agreeing([graph], model, expected, quantization)
         staged = work / "export"
-        staged.mkdir()
-        shutil.move(str(graph), staged / MODEL_FILE)
-        transformer.tokenizer.save_backend(staged / TOKENIZER_FILE)
-        _write_manifest(model, transformer, input_names, quantization, expected.shape[1], staged / MANIFEST)
+        with checksummed(staged):  # OnnxEncoder checks the files against these on load
+            shutil.move(str(graph), staged / MODEL_FILE)
+            transformer.tokenizer.save_backend(staged / TOKENIZER_FILE)
+            _write_manifest(model, transformer, input_names, quantization, expected.shape[1], staged / MANIFEST)
         if not target.exists():
             os.replace(staged, target)
     finally:

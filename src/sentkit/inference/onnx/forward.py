@@ -14,6 +14,7 @@ from torch import Tensor
 
 from sentkit.inference.onnx.cache import MODEL_FILE
 from sentkit.inference.onnx.runtime import SessionRunner, create_session
+from sentkit.io.integrity import verified
 
 
 class OnnxForward:
@@ -23,7 +24,8 @@ class OnnxForward:
         self.folder = folder
         self.threads = threads
         self.providers = providers
-        self.runner = SessionRunner(create_session(folder / MODEL_FILE, threads, providers))
+        with verified(folder):  # the cached export against the checksums written with it
+            self.runner = SessionRunner(create_session(folder / MODEL_FILE, threads, providers))
 
     def __call__(self, features: dict[str, Any], output_value: str | None) -> dict[str, Any]:
         arrays = {name: value.cpu().numpy() for name, value in features.items() if isinstance(value, Tensor)}
