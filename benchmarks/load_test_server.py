@@ -10,8 +10,12 @@ seconds (and at most ``--max-requests`` requests in all). Every returned vector 
 the library's ``model.encode`` of the same sentence (max abs difference <= 1e-6).
 
 Prints, per mode: requests, requests/s, p50 / p99 latency, errors (must be 0), vectors that
-differ; then the ratio of micro-batching on to off. Sentences come from ``examples/corpus.txt``.
-Exits 0 with a message when the server extra, httpx or the model is missing.
+differ; then the ratio of micro-batching on to off. Then two fault phases on a fresh server:
+overload (``--clients`` x 4 clients sending 8 sentences each at a server with ``--max-queue 32``:
+answers 200 or 429 with Retry-After, and the slowest answer bounds any hang) and SIGTERM with 50
+requests in flight (every one answered 200, the port closed, the time the process took to exit).
+Sentences come from ``examples/corpus.txt``. Exits 0 with a message when the server extra, httpx
+or the model is missing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,10 +63,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(model: str, port: int, batching: bool, device: str, threads: int | None) -> subprocess.Popen[bytes]:
+def start_server(
+    model: str, port: int, batching: bool, device: str, threads: int | None, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "sentkit", "serve", "-m", model, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--device", device, "--log-level", "warning"] + ([] if batching else ["--no-batching"])
     command += [] if threads is None else ["--threads", str(threads)]
+    command += list(extra)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
@@ -151,6 +159,92 @@ def measure(batching: bool, sentences: list[str], expected: Any, args: argparse.
             process.wait(10)
 
 
+async def overload(url: str, sentences: list[str], clients: int) -> None:
+    """Many clients, 8 sentences each, at a small queue: 200 or 429 with Retry-After, never a hang."""
+    import httpx
+
+    statuses: dict[int, int] = {}
+    retry_after: set[str | None] = set()
+    slowest = 0.0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
+
+        async def one(index: int) -> None:
+            nonlocal slowest
+            started = time.perf_counter()
+            reply = await client.post(
+                "/embed", json={"inputs": [sentences[(index + k) % len(sentences)] for k in range(8)]}
+            )
+            slowest = max(slowest, time.perf_counter() - started)
+            statuses[reply.status_code] = statuses.get(reply.status_code, 0) + 1
+            if reply.status_code == 429:
+                retry_after.add(reply.headers.get("retry-after"))
+
+        await asyncio.gather(*(one(index) for index in range(clients)))
+    print(
+        f"overload           {clients} requests of 8 texts at a queue of 32: answers {dict(sorted(statuses.items()))}, "
+        f"Retry-After on every 429: {retry_after <= {'1'}}, slowest answer {slowest * 1000:.0f} ms"
+    )
+
+
+async def drain(url: str, process: subprocess.Popen[bytes], sentences: list[str], expected: Any) -> None:
+    """SIGTERM with 50 requests in flight: all must be answered (and right), then the port closes."""
+    import httpx
+    import numpy as np
+
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
+        requests = [
+            asyncio.ensure_future(client.post("/embed", json={"inputs": [sentences[i % len(sentences)]] * 8}))
+            for i in range(50)
+        ]
+        await asyncio.sleep(0.2)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.1)
+        try:
+            await httpx.AsyncClient(timeout=5).post(f"{url}/embed", json={"inputs": "late"})
+            refused = False
+        except httpx.TransportError:
+            refused = True
+        replies = await asyncio.gather(*requests, return_exceptions=True)
+    answered = [reply for reply in replies if not isinstance(reply, BaseException) and reply.status_code == 200]
+    right = sum(
+        float(
+            np.abs(
+                np.asarray(reply.json()[0], dtype=np.float32)
+                - expected[i % len(sentences)] / np.linalg.norm(expected[i % len(sentences)])
+            ).max()
+        )
+        <= 1e-5
+        for i, reply in enumerate(replies)
+        if not isinstance(reply, BaseException) and reply.status_code == 200
+    )
+    exit_code = process.wait(60)
+    print(
+        f"SIGTERM drain      50 requests in flight: {len(answered)} answered 200 ({right} equal to encode), "
+        f"new connections refused: {refused}, exited (code {exit_code}) "
+        f"{time.monotonic() - signalled:.2f} s after SIGTERM"
+    )
+
+
+def faults(sentences: list[str], expected: Any, args: argparse.Namespace) -> None:
+    """The overload phase (on a server with a queue of 32) and the drain phase (default limits)."""
+    for limits in (("--max-queue", "32", "--max-items", "8"), ()):
+        port = free_port()
+        process = start_server(args.model, port, True, args.device, args.threads, limits)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, process)
+            if limits:
+                asyncio.run(overload(url, sentences, 4 * args.clients))
+            else:
+                asyncio.run(drain(url, process, sentences, expected))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+
+
 def report(name: str, outcome: Outcome) -> None:
     rate = len(outcome.latencies) / outcome.elapsed if outcome.elapsed else 0.0
     print(
@@ -204,6 +298,7 @@ def main() -> int:
         f"p50 {on.percentile(0.5) / off.percentile(0.5):.2f}x, "
         f"p99 {on.percentile(0.99) / off.percentile(0.99):.2f}x"
     )
+    faults(sentences, expected, args)
     return 1 if on.errors or off.errors or on.mismatches or off.mismatches else 0
 
 

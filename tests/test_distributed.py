@@ -102,12 +102,15 @@ class _FailOnce(BatchEncoder):
 
 
 class _DieOnce(_FailOnce):
-    """Kills its own process (SIGKILL) in the batch holding ``trigger``, the first time only."""
+    """Kills its own process (SIGKILL) mid-batch in each batch holding one of the ``trigger`` texts
+    (``|``-separated), the first time only (a marker file per text)."""
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
-        if self.trigger in texts and not os.path.exists(self.marker):
-            Path(self.marker).touch()
-            os.kill(os.getpid(), signal.SIGKILL)
+        for number, trigger in enumerate(self.trigger.split("|")):
+            marker = Path(f"{self.marker}-{number}")
+            if trigger in texts and not marker.exists():
+                marker.touch()
+                os.kill(os.getpid(), signal.SIGKILL)
         return BatchEncoder.encode_texts(self, texts)
 
 
@@ -249,10 +252,11 @@ def test_killed_actor_is_restarted(ray_cluster: Any, tmp_path: Path, tiny_model:
     source = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pandas(_frame(), preserve_index=False), source, row_group_size=40)
     marker = tmp_path / "killed"
-    encoder = _DieOnce(str(tiny_model), marker=str(marker), trigger=TRIGGER)
+    triggers = [ROWS[5], TRIGGER, ROWS[140]]  # early, middle and late batches: three kills in one run
+    encoder = _DieOnce(str(tiny_model), marker=str(marker), trigger="|".join(triggers))
     encode_dataset(source, encoder, output=tmp_path / "out", num_actors=1, rows_per_batch=16)
-    assert marker.exists()  # the actor did die; a restarted one finished the work
-    _assert_complete(*_read_output(tmp_path / "out"), expected)
+    assert all(Path(f"{marker}-{number}").exists() for number in range(3))  # each kill happened
+    _assert_complete(*_read_output(tmp_path / "out"), expected)  # restarted actors finished: each row once
 
 
 def test_refusals(ray_cluster: Any, tmp_path: Path, tiny_model: Path) -> None:

@@ -101,7 +101,7 @@ def test_too_long_without_truncate_is_413_and_other_endpoint_errors(limited: Any
     assert "encoding_format" in _error(bad_format, 422)
 
 
-def test_full_queue_is_429_with_retry_after_and_timeout_is_504(dense: Any) -> None:
+def test_full_queue_is_429_with_retry_after_and_timeout_is_503(dense: Any) -> None:
     held = Controlled(dense)
     held.gate.clear()
     replies: list[Any] = []
@@ -119,8 +119,9 @@ def test_full_queue_is_429_with_retry_after_and_timeout_is_504(dense: Any) -> No
         held.gate.set()
     assert "is full" in _error(full, 429)
     assert full.headers["retry-after"] == "1"
-    assert sorted(reply.status_code for reply in replies) == [504, 504]
-    assert "did not finish within 0.5 s" in _error(replies[0], 504)
+    assert sorted(reply.status_code for reply in replies) == [503, 503]
+    assert "did not finish within 0.5 s" in _error(replies[0], 503)
+    assert replies[0].headers["retry-after"] == "1"
 
 
 def test_api_key_guards_everything_but_health(dense: Any) -> None:

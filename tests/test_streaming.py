@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -68,18 +69,16 @@ def _manifest_rows(folder: Path) -> int:
         return 0
 
 
-def test_kill_9_mid_run_then_resume_loses_and_repeats_no_row(
-    model: SentenceTransformer, expected: np.ndarray, corpus: Path, tmp_path: Path, hf_checkpoints: dict[str, Path]
-) -> None:
-    folder = tmp_path / "store"
-    script = tmp_path / "stream.py"
-    script.write_text(STREAM_SCRIPT, encoding="utf-8")
-    command = [sys.executable, str(script), str(hf_checkpoints["bert"]), str(corpus), str(folder)]
+def _run_until_killed(command: list[str], folder: Path, rows: int, pause: float) -> None:
+    """Run ``command`` (which encodes into ``folder``) until ``rows`` rows are committed, let it go on
+    for ``pause`` seconds (so the kill lands anywhere: tokenizing, encoding, writing a shard or the
+    manifest), then SIGKILL its process group."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + SUBPROCESS_TIMEOUT
-        while _manifest_rows(folder) < 300 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        while _manifest_rows(folder) < rows and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(pause)
         os.killpg(process.pid, signal.SIGKILL)
         stdout, stderr = process.communicate(timeout=30)
     finally:
@@ -88,14 +87,28 @@ def test_kill_9_mid_run_then_resume_loses_and_repeats_no_row(
             process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
     assert b"DONE" not in stdout
-    rows_at_kill = _manifest_rows(folder)
-    assert 300 <= rows_at_kill < len(LINES)
-    first_shard = folder / "embeddings-00000.npy"
-    inode_before = first_shard.stat().st_ino
+
+
+def test_kill_9_at_several_points_then_resume_loses_and_repeats_no_row(
+    model: SentenceTransformer, expected: np.ndarray, corpus: Path, tmp_path: Path, hf_checkpoints: dict[str, Path]
+) -> None:
+    folder = tmp_path / "store"
+    script = tmp_path / "stream.py"
+    script.write_text(STREAM_SCRIPT, encoding="utf-8")
+    command = [sys.executable, str(script), str(hf_checkpoints["bert"]), str(corpus), str(folder)]
+    chooser = random.Random(7)
+    points = sorted(chooser.sample(range(60, 1000), 3))  # rows committed before each kill
+    inode_before = None
+    for point in points:  # each run resumes what the previous one left
+        before = _manifest_rows(folder)
+        _run_until_killed(command, folder, max(point, before + 1), pause=chooser.uniform(0.0, 0.15))
+        assert before <= _manifest_rows(folder) < len(LINES)
+        if inode_before is None:
+            inode_before = (folder / "embeddings-00000.npy").stat().st_ino
 
     reader = encode_to_disk(model, iter_lines(corpus), folder, shard_size=50)
 
-    assert first_shard.stat().st_ino == inode_before  # committed shards were kept, not redone
+    assert (folder / "embeddings-00000.npy").stat().st_ino == inode_before  # committed shards kept, not redone
     assert len(reader) == len(LINES)
     assert reader.complete
     assert list(reader.texts) == LINES  # every row exactly once, in input order

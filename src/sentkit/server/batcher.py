@@ -125,8 +125,21 @@ class MicroBatcher:
             self._queued_tokens += sum(job.tokens)
             self._metrics.queue_depth.set(self._queued_items, model=self.name)
             self._condition.notify()
-        future.add_done_callback(lambda done: _mark_abandoned(job, done))
+        future.add_done_callback(lambda done: self._abandon(job, done))
         return future
+
+    def _abandon(self, job: _Job, future: asyncio.Future[list[Any]]) -> None:
+        """A cancelled request (its caller timed out or left): free its queued items now."""
+        if not future.cancelled():
+            return
+        with self._condition:
+            if job.abandoned:
+                return
+            job.abandoned = True
+            self._forget(job, job.taken, len(job.items))  # items already running finish; the rest never run
+            job.taken = len(job.items)
+            self._pending = deque(other for other in self._pending if other is not job)
+            self._metrics.queue_depth.set(self._queued_items, model=self.name)
 
     def close(self, timeout: float | None = None) -> None:
         """Stop taking requests, finish the queued ones, and join the worker thread."""
@@ -242,11 +255,6 @@ class MicroBatcher:
                 self._pending = deque(other for other in self._pending if other is not job)
             job.abandoned = True
         _settle(job, None, exc)
-
-
-def _mark_abandoned(job: _Job, future: asyncio.Future[list[Any]]) -> None:
-    if future.cancelled():
-        job.abandoned = True
 
 
 def _settle(job: _Job, results: list[Any] | None, exc: BaseException | None) -> None:

@@ -144,7 +144,8 @@ async def run_items(
     """Queue ``items`` on the model's batcher and wait for their results.
 
     Raises (as HTTP errors): 429 with Retry-After when the queue is full, 503 while shutting down,
-    504 past the request timeout, 422 when the model refuses an input, 500 when the model fails.
+    503 with Retry-After past the request timeout (its queued items are dropped, freeing their
+    places), 422 when the model refuses an input, 500 when the model fails.
     """
     future = served.batcher.enqueue(items, tokens, key)
     if future is None:
@@ -161,7 +162,11 @@ async def run_items(
         return await asyncio.wait_for(future, wait)
     except asyncio.TimeoutError:
         metrics.rejected.inc(reason="timeout")
-        raise api_error(504, f"The request did not finish within {wait:g} s; retry or send fewer texts.") from None
+        raise api_error(
+            503,
+            f"The request did not finish within {wait:g} s; retry later or send fewer texts.",
+            {"Retry-After": str(settings.retry_after_s)},
+        ) from None
     except InputError as exc:
         raise api_error(422, str(exc)) from None
     except NumericalError as exc:

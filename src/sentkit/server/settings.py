@@ -16,7 +16,7 @@ class ServerSettings:
         max_chars_per_item: characters in one text; longer -> 413.
         max_payload_bytes: request body size; larger -> 413 (checked before the body is parsed).
         max_queue_items: texts waiting for a model, over all requests; past it -> 429 with Retry-After.
-        request_timeout_s: how long one request may wait for its results; past it -> 504.
+        request_timeout_s: how long one request may wait for its results; past it -> 503 with Retry-After.
 
     Micro-batching (one worker thread per served model runs the model calls off the event loop):
         micro_batching: False runs each request on its own (the "off" side of the load test).
