@@ -134,12 +134,13 @@ def test_sustained_load_returns_what_encode_returns(server: ServerProcess, expec
     for clients in (8, 32):  # half the time at each load
         until = time.monotonic() + SUSTAINED_S / 2
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(lambda seed: client(seed, until), range(clients)))
+            list(pool.map(client, range(clients), [until] * clients))
     elapsed = time.monotonic() - started
     assert failures == []
     assert len(counts) == 40
     assert all(count > 0 for count in counts)
-    print(f"sustained load: {sum(counts)} requests in {elapsed:.1f} s ({sum(counts) / elapsed:.0f}/s), all equal to encode")
+    rate = sum(counts) / elapsed
+    print(f"sustained load: {sum(counts)} requests in {elapsed:.1f} s ({rate:.0f}/s), all equal to encode")
 
 
 @pytest.mark.parametrize("server", [{"max_queue_items": 8, "max_items_per_request": 4}], indirect=True)
