@@ -45,3 +45,10 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def snapshot_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh sentkit cache for one test: the first load of a folder tokenizes with transformers."""
+    monkeypatch.setenv("SENTKIT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"

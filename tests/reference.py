@@ -60,3 +60,8 @@ def max_abs_diff(a: Any, b: Any) -> float:
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+
+
+def lowest_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The lowest cosine similarity between the rows of ``a`` and ``b``."""
+    return float(np.min(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))

@@ -3,8 +3,9 @@
 Run as ``python -m tests.server_process MODEL_FOLDER FAULTS_FILE [--setting value ...]``: serves the
 model as "tiny" with ``ServerSettings(...)`` from the options, on a free loopback port that it
 prints as ``PORT <n>`` once listening. Before every model call it reads ``FAULTS_FILE`` (JSON):
-``{"delay": seconds}`` slows each call, ``{"fail": true}`` makes it raise, so a test can make the
-model slow or broken, and well again, without restarting the server. SIGTERM shuts it down the way
+``{"delay": seconds}`` slows each call (and marks its start with the file ``FAULTS_FILE.started``),
+``{"fail": true}`` makes it raise, so a test can make the model slow or broken, and well again,
+without restarting the server. SIGTERM shuts it down the way
 ``sentkit serve`` does (uvicorn's graceful shutdown).
 """
 
@@ -20,7 +21,8 @@ from typing import Any
 
 
 class FaultyModel:
-    """Delegates to ``model``; each ``encode`` first applies the faults in ``faults_file``."""
+    """Delegates to ``model``; each ``encode`` first applies the faults in ``faults_file``, and a
+    slowed call first creates ``faults_file`` + ``.started`` (so a test knows the model is busy)."""
 
     def __init__(self, model: Any, faults_file: Path) -> None:
         self._model = model
@@ -34,7 +36,10 @@ class FaultyModel:
             faults = json.loads(self._faults_file.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
             faults = {}
-        time.sleep(float(faults.get("delay", 0)))
+        delay = float(faults.get("delay", 0))
+        if delay:
+            self._faults_file.with_name(self._faults_file.name + ".started").touch()
+        time.sleep(delay)
         if faults.get("fail"):
             raise RuntimeError("injected fault: the model is broken")
         return self._model.encode(texts, **kwargs)

@@ -155,3 +155,43 @@ def test_output_value_none_keeps_the_reference_batches(model_folder: Path) -> No
     expected = reference.encode(TEXTS, output_value=None, batch_size=2)
     got = model.encode(TEXTS, output_value=None, batch_size=2)
     assert [item["token_embeddings"].shape for item in got] == [item["token_embeddings"].shape for item in expected]
+
+
+def test_pipelines_without_a_token_mask_keep_batch_size() -> None:
+    from sentkit import models
+    from tests.module_builders import pipeline
+
+    model = SentenceTransformer(modules=pipeline(models, "bow"), device="cpu")
+    texts = [f"word {i} and some more words" for i in range(30)]
+    expected = model.encode(texts, batch_size=64)
+    rows: list[int] = []
+    forward = model.forward
+
+    def recording(features):
+        rows.append(int(next(v for v in features.values() if isinstance(v, torch.Tensor)).shape[0]))
+        return forward(features)
+
+    model.forward = recording  # type: ignore[method-assign]
+    np.testing.assert_allclose(model.encode(texts, batch_size=4), expected, atol=1e-6)
+    assert max(rows) <= 4
+    assert sum(rows) == len(texts)
+
+
+def test_flat_features_keep_batch_size() -> None:
+    from sentkit import models
+    from tests.tiny_models import wordpiece_tokenizer
+
+    model = SentenceTransformer(modules=[models.StaticEmbedding(wordpiece_tokenizer(), embedding_dim=8)], device="cpu")
+    texts = [f"the {i} cat sat on the mat " * (i % 5 + 1) for i in range(30)]
+    expected = model.encode(texts, batch_size=64)
+    rows: list[int] = []
+    forward = model.forward
+
+    def recording(features):
+        rows.append(len(features["offsets"]))
+        return forward(features)
+
+    model.forward = recording  # type: ignore[method-assign]
+    np.testing.assert_allclose(model.encode(texts, batch_size=4), expected, atol=1e-6)
+    assert max(rows) <= 4
+    assert sum(rows) == len(texts)

@@ -320,3 +320,16 @@ def test_plot_writes_a_png_from_texts_or_saved_embeddings(
         output.unlink()
     assert main(["plot", str(texts_file), "--embeddings", str(saved), "-o", str(tmp_path / "x.png")]) == 1
     assert "not both or neither" in capsys.readouterr().err
+
+
+def test_serve_takes_auto_with_rerankers(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = pytest.importorskip("sentkit.server")
+    from tests.test_server_support import optional_model
+
+    optional_model("rerank", tmp_path / "ce")
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(server, "serve", lambda app, host, port, **kwargs: started.update(app=app))
+    argv = ["serve", "-m", f"tiny={model_dir}", "--reranker", f"ce={tmp_path / 'ce'}", "--backend", "auto"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    models = started["app"].state.sentkit.models
+    assert (models["tiny"].kind, models["ce"].kind) == ("dense", "rerank")

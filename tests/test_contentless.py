@@ -112,6 +112,7 @@ def test_truncate_dim_within_the_model_works(folder: Path) -> None:
     assert model.encode(["a", "b"]).shape == (2, 4)
     assert model.encode(["a"], truncate_dim=16).shape == (1, 16)
     assert model.encode(["a"], truncate_dim=1).shape == (1, 1)
+    assert model.encode(["a"], truncate_dim=np.int64(8)).shape == (1, 8)  # numpy ints are ints
     pytest.importorskip("onnxruntime")
     from sentkit import OnnxEncoder
 

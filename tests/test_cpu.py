@@ -24,9 +24,7 @@ def test_cpuinfo_is_parsed_into_model_and_flags() -> None:
     assert xeon.model == "Intel(R) Xeon(R) Processor"
     assert {"amx_bf16", "avx512_vnni"} <= xeon.flags
     assert xeon.bf16_matmul
-    assert xeon.int8_dot_product
     assert not epyc.bf16_matmul
-    assert not epyc.int8_dot_product
     assert (
         xeon.summary()
         == "Intel(R) Xeon(R) Processor (avx2, avx512f, avx512_vnni, avx_vnni, avx512_bf16, amx_bf16, amx_int8)"
@@ -37,6 +35,11 @@ def test_cpuinfo_is_parsed_into_model_and_flags() -> None:
 
 
 def test_this_machine_is_read() -> None:
+    import torch
+
     info = _cpu.cpu_info()
-    assert info.model
-    assert _cpu.attention_key_block() in (8, 16)
+    if _cpu._CPUINFO.is_file():
+        assert info == _cpu.parse_cpuinfo(_cpu._CPUINFO.read_text(encoding="utf-8", errors="replace"))
+        assert info.model != "unknown CPU"
+    avx512 = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    assert _cpu.attention_key_block() == (16 if avx512 else 8)

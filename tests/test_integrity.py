@@ -46,13 +46,26 @@ def damage(path: Path, size: int = 4096) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_save_writes_the_checksum_of_every_file_it_writes(saved: Path) -> None:
+def test_save_writes_the_checksum_of_every_file_but_the_model_card(saved: Path, copy: Path) -> None:
     manifest = json.loads((saved / MANIFEST_FILE).read_text())
     written = sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file())
-    assert sorted(manifest["files"]) == [name for name in written if name != MANIFEST_FILE]
+    assert (saved / "README.md").is_file()
+    assert sorted(manifest["files"]) == [name for name in written if name not in (MANIFEST_FILE, "README.md")]
     for name, entry in manifest["files"].items():
         assert entry == {"size": (saved / name).stat().st_size, "sha256": file_sha256(saved / name)}
-    assert {"model.safetensors", "modules.json", "README.md", "1_Pooling/config.json"} <= set(manifest["files"])
+    assert {"model.safetensors", "modules.json", "1_Pooling/config.json"} <= set(manifest["files"])
+    (copy / "README.md").write_text("# A model card edited after saving\n")
+    SentenceTransformer(str(copy), device="cpu")  # loads: the card is not part of the model
+
+
+def test_files_the_save_did_not_write_stay_out_of_the_manifest(saved: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "output"
+    folder.mkdir()
+    (folder / "training_log.csv").write_text("step,loss\n")  # a trainer's file, written before and after
+    SentenceTransformer(str(saved), device="cpu").save(str(folder))
+    assert "training_log.csv" not in json.loads((folder / MANIFEST_FILE).read_text())["files"]
+    (folder / "training_log.csv").write_text("step,loss\n1,0.5\n")
+    SentenceTransformer(str(folder), device="cpu")
 
 
 def test_the_reference_ignores_the_manifest(saved: Path) -> None:
@@ -181,3 +194,24 @@ def test_a_folder_that_lost_modules_json_is_refused(
     assert [type(module).__name__ for module in model] == ["Transformer", "Pooling"]
     with pytest.raises(ModelFormatError, match=r"no modules\.json"):
         SparseEncoder(str(copy), device="cpu")
+
+
+def test_verified_names_the_damage_before_the_load_error(saved: Path, copy: Path) -> None:
+    from sentkit.io.integrity import verified
+
+    with pytest.raises(RuntimeError, match="load failed"), verified(saved):  # an intact folder: the block's error
+        raise RuntimeError("load failed")
+    damage(copy / "model.safetensors")
+    with pytest.raises(ModelFormatError, match="damaged") as error, verified(copy):
+        raise RuntimeError("load failed")
+    assert isinstance(error.value.__cause__, RuntimeError)
+    with verified(copy, enabled=False):
+        pass
+
+
+def test_hub_files_sentkit_never_reads_are_not_hashed(saved: Path, tmp_path: Path) -> None:
+    source = Path(shutil.copytree(saved, tmp_path / "source"))
+    (source / "pytorch_model.bin").write_bytes(b"weights in another format")
+    snapshot = _hub_cache_with_blobs(tmp_path / "cache", "org/tiny", source)
+    damage((snapshot / "pytorch_model.bin").resolve(), size=8)
+    verify_model_folder(snapshot)  # the safetensors weights are what loads; the .bin is never read

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,7 @@ LONG = "word " * 400  # longer than the tiny model's 128 positions: cut like the
 INPUTS = [*TEXTS, LONG, "Ünïcödé ÀCCENTS and 中文 characters", "  spaced\tout\n text  "]
 
 
-@pytest.fixture(autouse=True)
-def snapshot_cache(tmp_path: Path) -> Iterator[Path]:
-    """A fresh sentkit cache per test, so the first load of a folder always tokenizes with transformers."""
-    previous = os.environ.get("SENTKIT_CACHE")
-    os.environ["SENTKIT_CACHE"] = str(tmp_path / "cache")
-    yield tmp_path / "cache"
-    if previous is None:
-        del os.environ["SENTKIT_CACHE"]
-    else:
-        os.environ["SENTKIT_CACHE"] = previous
+pytestmark = pytest.mark.usefixtures("snapshot_cache")
 
 
 @pytest.fixture

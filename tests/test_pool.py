@@ -332,6 +332,7 @@ def test_pool_reports_contentless_inputs_once(tiny_model: SentenceTransformer, p
     reports = [w for w in caught if issubclass(w.category, ContentlessInputWarning)]
     assert len(reports) == 1  # from this process, not once per chunk
     assert "[6, 7]" in str(reports[0].message)
+    assert reports[0].filename == __file__  # points at the caller, past sentkit's own frames
     np.testing.assert_allclose(pooled, tiny_model.encode(texts, empty="keep"), atol=1e-5)
     with pytest.raises(InputError, match=r"\[6, 7\]"):
         encode_with_pool(tiny_model, texts, pool, empty="error")

@@ -28,7 +28,7 @@ def status() -> dict[str, Any]:
         pytest.skip(f"No stacks environment at {STACKS}: build it with `make stacks` (make test does).")
     recorded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if not recorded["sentkit"]["installed"]:
-        pytest.skip(f"sentkit could not be installed in {STACKS}: {recorded['sentkit']['why']}")
+        pytest.skip(f"sentkit could not be installed in {STACKS}: {recorded['sentkit']['why']} (delete it to retry)")
     return recorded
 
 
@@ -52,6 +52,6 @@ def test_keywords_equal_the_keybert_package_on_the_real_stack(
     status: dict[str, Any], reports: dict[str, dict[str, str]], stack: str
 ) -> None:
     if not status[stack]["installed"]:
-        pytest.skip(f"{stack} could not be installed here: {status[stack]['why']}")
+        pytest.skip(f"{stack} could not be installed here: {status[stack]['why']} (delete {STACKS} to try again)")
     report = reports[stack]
     assert report["status"] == "passed", report["detail"]

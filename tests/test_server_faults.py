@@ -29,6 +29,7 @@ httpx = pytest.importorskip("httpx")
 
 from sentkit import SentenceTransformer  # noqa: E402
 from tests.reference import reference_model  # noqa: E402
+from tests.test_server_support import wait_until  # noqa: E402
 from tests.tiny_models import corpus_lines  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,20 @@ class ServerProcess:
         return found[0]
 
     def set_faults(self, **faults: Any) -> None:
-        self.faults.write_text(json.dumps(faults), encoding="utf-8")
+        staged = self.faults.with_name("faults.json.tmp")
+        staged.write_text(json.dumps(faults), encoding="utf-8")
+        os.replace(staged, self.faults)  # the server never reads half a file
+
+    @property
+    def started(self) -> Path:
+        """Created by the server when a slowed model call begins."""
+        return self.faults.with_name(self.faults.name + ".started")
+
+    def metric(self, name: str) -> float:
+        """The value of one ``/metrics`` series of the model ("tiny"), 0 when absent."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        values = [line.split()[-1] for line in text.splitlines() if line.startswith(f'{name}{{model="tiny"}}')]
+        return float(values[0]) if values else 0.0
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -103,6 +117,14 @@ def server(model_folder: Path, tmp_path: Path, request: pytest.FixtureRequest) -
         running.stop()
 
 
+def _refused(url: str) -> bool:
+    """Whether a new request is refused: no connection, or 503 while the server shuts down."""
+    try:
+        return httpx.post(f"{url}/embed", json={"inputs": ["late"]}, timeout=5).status_code == 503
+    except httpx.TransportError:
+        return True
+
+
 def _check_vectors(reply: Any, texts: list[str], expected: dict[str, np.ndarray]) -> None:
     assert reply.status_code == 200, reply.text
     got = np.array(reply.json(), dtype=np.float32)
@@ -115,10 +137,12 @@ def test_sustained_load_returns_what_encode_returns(server: ServerProcess, expec
     counts: list[int] = []
     failures: list[str] = []
 
-    def client(seed: int, until: float) -> None:
+    def client(seed: int, ready: threading.Barrier, seconds: float) -> None:
         chooser = random.Random(seed)
         done = 0
         with httpx.Client(base_url=server.url, timeout=30) as http:
+            ready.wait(60)  # every client exists before the clock starts
+            until = time.monotonic() + seconds
             while time.monotonic() < until:
                 batch = chooser.sample(texts, chooser.randint(1, 4))
                 reply = http.post("/embed", json={"inputs": batch})
@@ -132,9 +156,9 @@ def test_sustained_load_returns_what_encode_returns(server: ServerProcess, expec
 
     started = time.monotonic()
     for clients in (8, 32):  # half the time at each load
-        until = time.monotonic() + SUSTAINED_S / 2
+        ready = threading.Barrier(clients)
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(client, range(clients), [until] * clients))
+            list(pool.map(client, range(clients), [ready] * clients, [SUSTAINED_S / 2] * clients))
     elapsed = time.monotonic() - started
     assert failures == []
     assert len(counts) == 40
@@ -175,9 +199,9 @@ def test_a_request_timeout_answers_503_and_frees_its_place(
         server.set_faults(delay=3)
         with ThreadPoolExecutor(2) as pool:
             running = pool.submit(http.post, "/embed", json={"inputs": texts})  # holds the model 3 s
-            time.sleep(0.3)
+            assert wait_until(server.started.exists, 20)
             queued = pool.submit(http.post, "/embed", json={"inputs": texts})  # fills the queue
-            time.sleep(0.3)
+            assert wait_until(lambda: server.metric("sentkit_queue_depth") == 4, 20)
             full = http.post("/embed", json={"inputs": texts})
             server.set_faults()  # the call in progress keeps its 3 s; later calls are quick
             timed_out = queued.result(30)  # at 2.3 s, while the model is still busy
@@ -197,16 +221,13 @@ def test_sigterm_finishes_every_request_in_flight_and_refuses_new_ones(
 ) -> None:
     server.set_faults(delay=0.3)
     texts = list(expected)
-    with ThreadPoolExecutor(50) as pool:
-        futures = [
-            pool.submit(httpx.post, f"{server.url}/embed", json={"inputs": [texts[i % len(texts)]]}, timeout=60)
-            for i in range(50)
-        ]
-        time.sleep(1.0)  # all 50 connected and queued or running
+    limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+    with ThreadPoolExecutor(50) as pool, httpx.Client(base_url=server.url, timeout=60, limits=limits) as http:
+        futures = [pool.submit(http.post, "/embed", json={"inputs": [texts[i % len(texts)]]}) for i in range(50)]
+        # Every request has reached the model or its queue (items run + items waiting).
+        assert wait_until(lambda: server.metric("sentkit_items_total") + server.metric("sentkit_queue_depth") >= 50, 60)
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        with pytest.raises(httpx.TransportError):  # the listening socket is closed
-            httpx.post(f"{server.url}/embed", json={"inputs": ["late"]}, timeout=5)
+        assert wait_until(lambda: _refused(server.url), 20)  # the listening socket closes
         replies = [future.result(60) for future in futures]
     for index, reply in enumerate(replies):
         _check_vectors(reply, [texts[index % len(texts)]], expected)

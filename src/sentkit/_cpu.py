@@ -1,9 +1,10 @@
 """What the CPU can do, read at run time: its model name and instruction-set flags.
 
 Speed choices (which engine ``backend="auto"`` picks, how attention pads its keys) follow the
-instruction set of the machine the code runs on, never a figure measured on another one. Nothing
-here imports torch; flags come from ``/proc/cpuinfo`` (Linux) and are empty elsewhere, so every
-choice made from them falls back to the portable one.
+instruction set of the machine the code runs on, never a figure measured on another one. Flags
+come from ``/proc/cpuinfo`` (Linux) and are empty elsewhere, so every choice made from them falls
+back to the portable one. Only :func:`attention_key_block` imports torch (it asks torch which
+vector width its kernels were built for).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CPUINFO = Path("/proc/cpuinfo")
+_UNKNOWN = "unknown CPU"
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,6 @@ class CpuInfo:
         """Native bfloat16 matrix products: AMX tiles or AVX-512 BF16 dot products."""
         return "amx_bf16" in self.flags or "avx512_bf16" in self.flags
 
-    @property
-    def int8_dot_product(self) -> bool:
-        """Native int8 dot products: VNNI (AVX-512 or AVX) or AMX tiles."""
-        return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & self.flags)
-
     def summary(self) -> str:
         """The model and the flags that decide sentkit's speed choices, for benchmark tables and logs."""
         wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
@@ -43,12 +40,14 @@ class CpuInfo:
 @functools.cache
 def cpu_info() -> CpuInfo:
     """The CPU this process runs on (read once)."""
-    model, flags = platform.processor() or platform.machine(), frozenset[str]()
     try:
         text = _CPUINFO.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return CpuInfo(model, flags)
-    return parse_cpuinfo(text, model)
+        text = ""
+    info = parse_cpuinfo(text)
+    if info.model == _UNKNOWN:  # not Linux: the platform's name for it
+        return CpuInfo(platform.processor() or platform.machine() or _UNKNOWN, info.flags)
+    return info
 
 
 def parse_cpuinfo(text: str, default_model: str = "unknown CPU") -> CpuInfo:

@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from sentkit.errors import InputError
+from sentkit.inference.auto import BACKENDS
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("torch", "onnx", "auto")
 INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv")
 MODEL_CLASSES = {
     "dense": ("sentkit.encoders.sentence_transformer", "SentenceTransformer"),
@@ -67,8 +67,18 @@ def load_model(kind: str, args: argparse.Namespace, light: bool = False) -> Any:
         from sentkit.inference.onnx.encoder import OnnxEncoder
 
         return OnnxEncoder.load(args.model)
-    backend = "torch" if kind != "dense" and args.backend == "auto" else args.backend  # one engine there
-    return model_class(kind)(args.model, device=args.device, backend=backend)
+    return build_model(kind, args.model, args.device, args.backend)
+
+
+def build_model(kind: str, name: str, device: str | None, backend: str) -> Any:
+    """``name`` loaded as a ``kind`` model; ``backend="auto"`` means torch for rerank and sparse
+    models, which have that engine only.
+
+    Raises:
+        MissingDependencyError, ModelNotFoundError, ModelFormatError, ConfigurationError: from the model class.
+    """
+    backend = "torch" if kind != "dense" and backend == "auto" else backend
+    return model_class(kind)(name, device=device, backend=backend)
 
 
 def model_class(kind: str) -> Any:

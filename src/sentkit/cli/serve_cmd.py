@@ -34,7 +34,12 @@ def register(commands: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--device", default=None, help="device for all models (default: the best available)")
-    parser.add_argument("--backend", default="torch", choices=BACKENDS, help="inference engine (default: torch)")
+    parser.add_argument(
+        "--backend",
+        default="torch",
+        choices=BACKENDS,
+        help="inference engine; auto: the fastest for this CPU (default: torch)",
+    )
     parser.add_argument(
         "--api-key", default=None, help=f"require 'Authorization: Bearer KEY' (or set {API_KEY_VARIABLE})"
     )
@@ -103,7 +108,7 @@ def load_models(args: argparse.Namespace) -> dict[str, Any]:
     Raises:
         InputError: the same alias twice. Model loading errors as the model classes raise them.
     """
-    from sentkit.cli.common import model_class
+    from sentkit.cli.common import build_model
 
     wanted = [("dense", spec) for spec in (args.model or ([] if args.reranker or args.sparse else [DEFAULT_MODEL]))]
     wanted += [("rerank", spec) for spec in args.reranker] + [("sparse", spec) for spec in args.sparse]
@@ -112,7 +117,7 @@ def load_models(args: argparse.Namespace) -> dict[str, Any]:
         for alias, name in parse_model_specs([spec]):
             if alias in models:
                 raise InputError(f"Two models are named {alias!r}; give one another alias with ALIAS=NAME.")
-            models[alias] = model_class(kind)(name, device=args.device, backend=args.backend)
+            models[alias] = build_model(kind, name, args.device, args.backend)
     return models
 
 

@@ -11,57 +11,65 @@ import torch
 from torch import nn
 
 from sentkit._cpu import cpu_info
-from sentkit.encoders.pipeline import match_first_dtype
 from sentkit.errors import ConfigurationError
 from sentkit.inference.auto import EngineInfo, choose_engine
 from sentkit.inference.engine import Engine
+from sentkit.inference.onnx.cache import QUANTIZATIONS
 from sentkit.inference.torch_engine import TorchEngine
 from sentkit.modules import Transformer
 from sentkit.modules.native_bert import NativeBertModel
+from sentkit.modules.packed_linear import packing_available
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx", "auto")
 # model_kwargs that configure the ONNX backend rather than the Hugging Face model.
 ONNX_OPTIONS = ("quantization", "calibration_texts", "provider", "threads")
-QUANTIZATIONS = (None, "int8", "int8-static")
 
 
 def set_up_engine(
-    model: Any, backend: str, folder: Path | None, onnx_options: dict[str, Any], load_settings: dict[str, Any]
+    model: Any,
+    backend: str,
+    folder: Path | None,
+    onnx_options: dict[str, Any],
+    load_settings: dict[str, Any],
+    verify: bool = True,
 ) -> tuple[Engine | None, EngineInfo]:
     """The engine ``model`` (a loaded SentenceTransformer) runs on, None for its own torch engine.
 
-    ``backend`` is one of :data:`BACKENDS` (the encoder checks it before loading the model).
-    ``backend="auto"`` may switch a native BERT model to bfloat16 in place (:mod:`sentkit.inference.auto`).
+    ``backend`` is one of :data:`sentkit.inference.auto.BACKENDS` (the encoder checks it before loading).
+    ``backend="auto"`` may have a native BERT model run its products in bfloat16
+    (:mod:`sentkit.inference.auto`); with an ONNX ``quantization`` it is ``"onnx"``.
 
     Raises:
         ConfigurationError: an unknown quantization, or a pipeline the ONNX backend cannot run.
     """
     if backend == "auto" and not onnx_options.get("quantization"):
-        return _auto_engine(model, folder, onnx_options, load_settings)
+        return _auto_engine(model, folder, onnx_options, load_settings, verify)
     if backend == "torch":
         return None, EngineInfo("torch", _dtype_name(model.dtype), "backend='torch'")
     quantization = onnx_options.get("quantization")
-    engine = onnx_engine(model, folder, onnx_options, load_settings)
+    engine = onnx_engine(model, folder, onnx_options, load_settings, verify)
     return engine, EngineInfo("onnx", quantization or "float32", f"backend={backend!r}")
 
 
-def onnx_engine(model: Any, folder: Path | None, options: dict[str, Any], load_settings: dict[str, Any]) -> Engine:
+def onnx_engine(
+    model: Any, folder: Path | None, options: dict[str, Any], load_settings: dict[str, Any], verify: bool = True
+) -> Engine:
     """The torch engine with its forward pass on the (cached) ONNX export of ``model``."""
     from sentkit.inference.onnx.export import cached_export
     from sentkit.inference.onnx.forward import OnnxForward
 
     quantization = options.get("quantization")
     if quantization not in QUANTIZATIONS:
-        raise ConfigurationError(f"quantization={quantization!r} is not one of None, 'int8', 'int8-static'.")
+        raise ConfigurationError(f"quantization={quantization!r} is not one of {QUANTIZATIONS}.")
     export = cached_export(model, folder, quantization, options.get("calibration_texts"), load_settings)
     provider = options.get("provider")
-    return TorchEngine(model, OnnxForward(export, options.get("threads"), [provider] if provider else None))
+    forward = OnnxForward(export, options.get("threads"), [provider] if provider else None, verify=verify)
+    return TorchEngine(model, forward)
 
 
 def _auto_engine(
-    model: Any, folder: Path | None, onnx_options: dict[str, Any], load_settings: dict[str, Any]
+    model: Any, folder: Path | None, onnx_options: dict[str, Any], load_settings: dict[str, Any], verify: bool
 ) -> tuple[Engine | None, EngineInfo]:
     requested = load_settings.get("model_kwargs") or {}
     if model.dtype not in (None, torch.float32) or {"torch_dtype", "dtype"} & set(requested):
@@ -72,16 +80,21 @@ def _auto_engine(
         logger.info("backend='auto': %s", info)
         return None, info
     native = _native_bert(model)
-    info = choose_engine(cpu_info(), model.device.type, native_bert=native is not None, onnx_ready=_onnx_ready(model))
+    info = choose_engine(
+        cpu_info(),
+        model.device.type,
+        native_bert=native is not None,
+        bf16_kernels=packing_available(torch.bfloat16),
+        onnx_ready=_onnx_ready(model),
+    )
     engine = None
     if info.precision == "bfloat16" and native is not None:
-        native.set_native_dtype(torch.bfloat16)
-        match_first_dtype(list(model))
+        native.set_compute_dtype(torch.bfloat16)  # the weights stay float32: saving and training are unchanged
     elif info.backend == "onnx":
         try:
-            engine = onnx_engine(model, folder, onnx_options, load_settings)
-        except ConfigurationError as exc:  # the export disagrees with torch: keep torch
-            info = EngineInfo("torch", "float32", f"the ONNX export failed ({exc})")
+            engine = onnx_engine(model, folder, onnx_options, load_settings, verify)
+        except Exception as exc:  # auto is best effort: whatever stops the export, torch still runs
+            info = EngineInfo("torch", "float32", f"the ONNX export failed ({type(exc).__name__}: {exc})")
     logger.info("backend='auto': %s", info)
     return engine, info
 

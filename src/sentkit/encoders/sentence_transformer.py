@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentkit.encoders.engine_setup import BACKENDS, ONNX_OPTIONS, set_up_engine
+from sentkit.encoders.engine_setup import ONNX_OPTIONS, set_up_engine
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs, match_first_dtype
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.errors import ConfigurationError, InputError
-from sentkit.inference.auto import EngineInfo
+from sentkit.inference.auto import BACKENDS, EngineInfo
 from sentkit.inference.batching import check_max_batch_tokens
 from sentkit.inference.engine import EncodeOptions, Engine
 from sentkit.inference.inputs import (
@@ -147,12 +147,13 @@ class SentenceTransformer(nn.Sequential):
         }
         load_settings = {key: value for key, value in load_settings.items() if value}
         self._engine: Engine | None
-        self._engine, self._engine_info = set_up_engine(self, backend, folder, onnx_options, load_settings)
+        self._engine, self._engine_info = set_up_engine(self, backend, folder, onnx_options, load_settings, verify)
         self.backend = self._engine_info.backend  # for "auto", what it picked
 
     @property
     def engine(self) -> Engine:
-        """What runs the pipeline in :meth:`encode`: torch, or ONNX Runtime with ``backend="onnx"``.
+        """What runs the pipeline in :meth:`encode`: torch, or ONNX Runtime with ``backend="onnx"`` (or
+        ``"auto"``'s choice, see :attr:`engine_info`).
 
         Assign an object with the same ``run`` method to replace it (tests use a fake one).
         """
@@ -166,7 +167,8 @@ class SentenceTransformer(nn.Sequential):
 
     @property
     def engine_info(self) -> EngineInfo:
-        """The engine and precision this model encodes with, and why (see ``backend="auto"``)."""
+        """The engine and precision this model was set up to encode with at load, and why (see
+        ``backend="auto"``). It does not follow later changes (``model.engine = ...``, ``.to(dtype)``)."""
         return self._engine_info
 
     # ----------------------------------------------------------------------------------- encode
@@ -254,9 +256,9 @@ class SentenceTransformer(nn.Sequential):
         if output_value != "sentence_embedding":
             convert_to_numpy = convert_to_tensor = False
         prompt = resolve_prompt(self.prompts, self.default_prompt_name, prompt, prompt_name)
-        truncate_dim = check_truncate_dim(
-            truncate_dim if truncate_dim is not None else self.truncate_dim, self._full_dimension()
-        )
+        truncate_dim = truncate_dim if truncate_dim is not None else self.truncate_dim
+        if truncate_dim is not None:
+            truncate_dim = check_truncate_dim(truncate_dim, self._full_dimension())
         if isinstance(device, str):
             self.to(device)
 

@@ -28,26 +28,23 @@ temporary file beside it, which can be deleted.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import struct
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from sentkit.errors import IndexFormatError
-from sentkit.io.embeddings_store import fsync_folder
+from sentkit.io.files import write_atomically
 
 MAGIC = b"\x89SKIDX\r\n"
 FORMAT_VERSION = 1
 PREAMBLE = struct.Struct("<8sIIQQ32s")  # magic, version, reserved, header length, payload length, sha256
 ALIGNMENT = 64
-NEW_FILE_MODE = 0o644
 WRITE_BLOCK = 16 * 1024 * 1024  # bytes hashed and written at a time
 
 Section = np.ndarray | bytes
@@ -96,31 +93,6 @@ def _blocks(header_bytes: bytes, parts: list[tuple[int, memoryview]]) -> Iterato
         yield memoryview(bytes(padding))
         for start in range(0, len(buffer), WRITE_BLOCK):
             yield buffer[start : start + WRITE_BLOCK]
-
-
-def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a temporary file in its folder: write, flush, fsync, rename, fsync the folder.
-
-    The new file takes the mode of the file it replaces (0o644 when there is none).
-    """
-    folder = path.parent
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = NEW_FILE_MODE
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    fsync_folder(folder)
 
 
 def read_index_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Section]]:

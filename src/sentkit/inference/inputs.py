@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import operator
+import sys
 import unicodedata
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +15,7 @@ import numpy as np
 from sentkit.errors import ConfigurationError, ContentlessInputWarning, InputError, InputTypeError
 
 EMPTY_POLICIES = ("keep", "warn", "error")
+_PACKAGE_FOLDER = str(Path(__file__).resolve().parents[1])  # .../sentkit
 # Unicode categories with no visible content: controls (Cc) and format characters such as zero-width
 # spaces and joiners, the byte order mark and soft hyphens (Cf).
 _INVISIBLE = frozenset({"Cc", "Cf"})
@@ -92,7 +96,7 @@ def has_content(text: str) -> bool:
     return any(not (char.isspace() or unicodedata.category(char) in _INVISIBLE) for char in text)
 
 
-def check_contentless(texts: list[str], policy: str, stacklevel: int = 3) -> None:
+def check_contentless(texts: list[str], policy: str) -> None:
     """Apply the ``empty`` policy of ``encode`` to the inputs without content (see :func:`has_content`).
 
     ``"keep"`` accepts them silently; ``"warn"`` (the default) issues one
@@ -117,8 +121,17 @@ def check_contentless(texts: list[str], policy: str, stacklevel: int = 3) -> Non
         f"{what}; each gets the embedding of an empty input. Pass empty='keep' to accept them silently, "
         "or empty='error' to reject them.",
         ContentlessInputWarning,
-        stacklevel=stacklevel,
+        stacklevel=_caller_stacklevel(),
     )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning issued here point at the first frame outside sentkit."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_FOLDER):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return level
 
 
 def check_truncate_dim(truncate_dim: Any, dimension: int | None) -> int | None:
@@ -129,8 +142,11 @@ def check_truncate_dim(truncate_dim: Any, dimension: int | None) -> int | None:
     """
     if truncate_dim is None:
         return None
-    is_int = isinstance(truncate_dim, int) and not isinstance(truncate_dim, bool)
-    if not (is_int and 1 <= truncate_dim <= (dimension or truncate_dim)):
+    try:
+        value = None if isinstance(truncate_dim, bool) else operator.index(truncate_dim)  # ints, numpy ints
+    except TypeError:
+        value = None
+    if value is None or not 1 <= value <= (dimension or value):
         allowed = f"in 1..{dimension} (this model's embeddings have {dimension} dimensions)" if dimension else "> 0"
         raise ConfigurationError(f"truncate_dim={truncate_dim!r} must be an int {allowed}.")
-    return int(truncate_dim)
+    return value

@@ -47,7 +47,7 @@ class PoolRequest:
         if isinstance(model, torch.nn.Sequential) and any(isinstance(module, Router) for module in model):
             sentences, kwargs["task"] = split_task_inputs(sentences, kwargs.get("task"))
         texts, is_single = as_text_list(sentences)
-        check_contentless(texts, kwargs.pop("empty", "warn"), stacklevel=5)  # once here, not per chunk
+        check_contentless(texts, kwargs.pop("empty", "warn"))  # once here, not per chunk
         progress = parent.get("show_progress_bar")
         if progress is None:
             progress = logging.getLogger("sentkit").getEffectiveLevel() <= logging.INFO

@@ -1,15 +1,17 @@
 """The torch engine: runs a SentenceTransformer's modules over texts in length-sorted batches.
 
-Texts are sorted by length in characters, as sentence-transformers does, and tokenized a group
-of batches at a time (about :data:`GROUP_TEXTS` texts); within a group the batches are formed
-again by token count, so each batch pads to almost nothing (characters are a poor guess of
-tokens: on STS-B sentences they leave about 30% of a batch's positions as padding, tokens about
-2%). Each batch holds at most ``batch_size`` inputs and, with ``max_batch_tokens``, at most that
-many padded tokens; it is trimmed to its own longest input. A batch that runs out of memory is
-halved and retried (:class:`~sentkit.inference.batching.HalvingRunner`). For
+Texts are sorted by length in characters, as sentence-transformers does. Pipelines whose
+features carry a token mask (every Transformer) are tokenized a group of batches at a time (about
+:data:`GROUP_TEXTS` texts), and within a group the batches are formed again by token count, so
+each batch pads to almost nothing (characters are a poor guess of tokens: on STS-B sentences they
+leave about 30% of a batch's positions as padding, tokens about 2%); features without a mask are
+run in order. Each batch holds at most ``batch_size`` inputs and, with ``max_batch_tokens``, at
+most that many padded tokens; it is trimmed to its own longest input. A batch that runs out of
+memory is halved and retried (:class:`~sentkit.inference.batching.HalvingRunner`). For
 ``output_value=None``, whose per-text features keep the batch's padding, batches are those of
-sentence-transformers (one character-sorted batch per tokenizer call). The forward pass runs
-under ``torch.inference_mode``.
+sentence-transformers (one character-sorted batch per tokenizer call), and so are the batches of
+features that are not one row per input (StaticEmbedding's flat token ids), which run whole. The
+forward pass runs under ``torch.inference_mode``.
 """
 
 from __future__ import annotations
@@ -50,11 +52,17 @@ class TorchEngine:
         non_finite: list[int] = []
         halving = HalvingRunner()
         batches = length_sorted_batches([len(text) for text in texts], options.batch_size)
-        per_group = 1 if options.output_value is None else max(1, GROUP_TEXTS // options.batch_size)
-        progress = tqdm(total=len(batches), desc="Batches", disable=not options.show_progress_bar)
-        for start in range(0, len(batches), per_group):
-            indices = np.concatenate(batches[start : start + per_group])
+        group = 1 if options.output_value is None else max(1, GROUP_TEXTS // options.batch_size)
+        progress = tqdm(total=len(texts), desc="Encoding", unit="text", disable=not options.show_progress_bar)
+        start = 0
+        while start < len(batches):
+            chunk = batches[start : start + group]
+            indices = np.concatenate(chunk)
             features = self._tokenize(texts, indices, options)
+            if len(chunk) > 1 and not _row_aligned(features, len(indices)):
+                group = 1  # flat features (StaticEmbedding's) cannot be split: tokenize batch by batch
+                continue
+            start += len(chunk)
             for rows, output in self._forward_parts(features, len(indices), options, halving):
                 positions = indices[rows]
                 if options.output_value == "sentence_embedding":
@@ -69,7 +77,7 @@ class TorchEngine:
                         items[row] = item
                     if options.output_value == "token_embeddings":
                         non_finite += _non_finite_rows(output["token_embeddings"], positions)
-            progress.update(len(batches[start : start + per_group]))
+                progress.update(len(rows))
         progress.close()
         raise_non_finite(non_finite)
         return embeddings if options.output_value == "sentence_embedding" else items
@@ -90,13 +98,13 @@ class TorchEngine:
         Each batch fits ``batch_size``, the token budget and memory. Features that are not one row
         per input (StaticEmbedding's flat token ids) run whole.
         """
-        mask = features.get("attention_mask")
-        regroup = options.output_value is not None or options.max_batch_tokens is not None
-        if regroup and isinstance(mask, Tensor) and mask.ndim == 2:
-            lengths = mask.sum(dim=1).tolist()
-            parts = length_sorted_batches(lengths, options.batch_size, options.max_batch_tokens)
-        else:
-            parts = [np.arange(size)]
+        mask = _token_mask(features, size)
+        if mask is not None and (options.output_value is not None or options.max_batch_tokens is not None):
+            parts = length_sorted_batches(mask.sum(dim=1).tolist(), options.batch_size, options.max_batch_tokens)
+        else:  # in order, batch_size at a time (features without a token mask: BoW, CNN inputs ...)
+            parts = [
+                np.arange(start, min(start + options.batch_size, size)) for start in range(0, size, options.batch_size)
+            ]
 
         def forward(rows: np.ndarray) -> Features:
             part = take_rows(features, rows, size)
@@ -129,6 +137,13 @@ def take_rows(features: Features, rows: np.ndarray, size: int) -> Features:
                 value = value[:, keep]
         part[key] = value
     return part
+
+
+def _token_mask(features: Features, size: int) -> Tensor | None:
+    """The (B, T) attention mask of features that hold one row per input, else None."""
+    mask = features.get("attention_mask")
+    ok = isinstance(mask, Tensor) and mask.ndim == 2 and _row_aligned(features, size)
+    return mask if ok else None
 
 
 def _row_aligned(features: Features, size: int) -> bool:

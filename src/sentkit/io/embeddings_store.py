@@ -39,6 +39,7 @@ from typing import IO, Any
 import numpy as np
 
 from sentkit.errors import InputError
+from sentkit.io.files import fsync_folder
 
 __all__ = [
     "FORMAT_NAME",
@@ -113,20 +114,6 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make the renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def write_shard(folder: Path, index: int, embeddings: np.ndarray, texts: Sequence[str] | None) -> dict[str, Any]:

@@ -1,10 +1,14 @@
-"""Reading and writing the JSON files of a model folder, with errors that name the file."""
+"""Reading and writing the files of a model folder: JSON with errors that name the file, atomic writes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sentkit.errors import ModelFormatError
 
@@ -41,3 +45,45 @@ def write_json(path: str | Path, data: Any) -> None:
     with Path(path).open("w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=4, ensure_ascii=False)
         handle.write("\n")
+
+
+NEW_FILE_MODE = 0o644
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through a temporary file in its folder: write, flush, fsync, rename, fsync the folder.
+
+    The new file takes the mode of the file it replaces (0o644 when there is none).
+    """
+    folder = path.parent
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = NEW_FILE_MODE
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -26,14 +26,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional
 
 from sentkit._cpu import attention_key_block
-from sentkit.modules.packed_linear import PackedLinear, WeightPacking, packed_linear
+from sentkit.modules.packed_linear import PackedLinear, WeightPacking, packed_linear, products_dtype
 
 WEIGHTS_FILE = "model.safetensors"
 # The checkpoint prefixes under which transformers finds BertModel's weights (BertForMaskedLM,
@@ -161,6 +161,8 @@ class _Dense(nn.Module):
 
 
 class _SelfAttention(nn.Module):
+    compute_dtype: torch.dtype | None = None  # as PackedLinear's: the type of the packed products
+
     def __init__(self, settings: BertSettings) -> None:
         super().__init__()
         self.heads = settings.num_attention_heads
@@ -176,8 +178,7 @@ class _SelfAttention(nn.Module):
         :func:`_attention_mask`), the keys beyond T being zeros that the mask hides.
         """
         batch, length, width = hidden.shape
-        hidden = hidden.to(self.query.weight.dtype)
-        packed = self.packing.packed((self.query, self.key, self.value))
+        packed = self.packing.packed((self.query, self.key, self.value), self.compute_dtype)
         if packed is not None:
             projected = packed_linear(hidden, packed).view(batch, length, 3, self.heads, -1)  # (B, T, 3, H, D/H)
             queries, keys, values = (part.transpose(1, 2) for part in projected.unbind(2))  # (B, H, T, D/H)
@@ -253,13 +254,29 @@ class NativeBertModel(nn.Module):
     ) -> BertOutput:
         dtype = self.embeddings.word_embeddings.weight.dtype
         hidden = self.embeddings(input_ids, token_type_ids)  # (B, T, D) float32
-        mask = _attention_mask(attention_mask, input_ids, padded_keys=dtype != torch.float32)
+        mask = _attention_mask(attention_mask, input_ids, padded_keys=self._low_precision_products())
         states = [hidden]
         for layer in self.encoder.layer:
             hidden = layer(hidden, mask)
             states.append(hidden)
         hidden_states = tuple(state.to(dtype) for state in states) if output_hidden_states else None
         return BertOutput(hidden.to(dtype), hidden_states)
+
+    def set_compute_dtype(self, dtype: torch.dtype | None) -> None:
+        """Run the matrix products and attention in ``dtype`` (bfloat16, float16) on packed copies of the
+        weights, where the CPU's oneDNN has that type; the weights themselves stay as they are (None:
+        products in the weights' own type)."""
+        for module in self.modules():
+            if isinstance(module, PackedLinear | _SelfAttention):
+                module.compute_dtype = dtype
+                module.packing = WeightPacking()  # copies packed for the previous type go
+
+    def _low_precision_products(self) -> bool:
+        """Whether the products run packed in a low-precision type (every layer runs like the first)."""
+        if not len(self.encoder.layer):
+            return False
+        dense = cast(_Layer, self.encoder.layer[0]).intermediate.dense
+        return products_dtype(dense, dense.compute_dtype) is not None
 
     def set_weight_dtype(self, dtype: torch.dtype) -> None:
         """Hold the weights of the linear layers and embeddings in ``dtype``; layer norms stay float32."""
@@ -322,9 +339,10 @@ def _attention_mask(attention_mask: Tensor | None, input_ids: Tensor, padded_key
     With ``padded_keys`` on the CPU, T' is T rounded up to the attention kernel's block of keys
     (:func:`sentkit._cpu.attention_key_block`): torch's CPU attention runs the softmax of a
     partial block one key at a time, so 15 keys take about three times as long as 16. The extra
-    keys are zeros that the mask hides. That pays in bfloat16, where attention is 14% of the time
-    on short sentences (4% faster end to end); in float32 attention is 5% and the gain is within
-    noise, so float32 keeps T' = T and outputs equal to transformers' to the last bit.
+    keys are zeros that the mask hides. That pays when the products run in bfloat16, where
+    attention is 14% of the time on short sentences (4% faster end to end); in float32 attention is
+    5% and the gain is within noise, so float32 keeps T' = T and outputs equal to transformers' to
+    the last bit.
     """
     length = input_ids.shape[1]
     block = attention_key_block() if padded_keys and input_ids.device.type == "cpu" else 1

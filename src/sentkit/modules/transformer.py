@@ -205,18 +205,16 @@ class Transformer(Module):
             self._forward_params = set(inspect.signature(model.forward).parameters)
         return self.model
 
-    def set_native_dtype(self, dtype: torch.dtype) -> None:
-        """Run the native BERT model with ``dtype`` weights, as if loaded with ``model_kwargs={"torch_dtype": dtype}``.
+    def set_compute_dtype(self, dtype: torch.dtype | None) -> None:
+        """Run the native BERT's matrix products in ``dtype`` on packed copies of its weights, which stay
+        as loaded (``backend="auto"``; see :meth:`NativeBertModel.set_compute_dtype`).
 
         Raises:
-            ConfigurationError: the model does not run natively (it is not a plain BERT, or was handed to transformers).
+            ConfigurationError: the model does not run natively (not a plain BERT, or handed to transformers).
         """
         if not isinstance(self.model, NativeBertModel):
-            raise ConfigurationError(
-                f"{type(self.model).__name__} is not sentkit's native BERT; load it with torch_dtype."
-            )
-        self.model.set_weight_dtype(dtype)
-        self._native_kwargs = {"torch_dtype": dtype}  # it held at most a dtype: the model runs natively
+            raise ConfigurationError(f"{type(self.model).__name__} is not sentkit's native BERT.")
+        self.model.set_compute_dtype(dtype)
 
     def train(self, mode: bool = True) -> Transformer:
         if mode:

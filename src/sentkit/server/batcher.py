@@ -188,10 +188,7 @@ class MicroBatcher:
         key: Hashable = None
         kept: deque[_Job] = deque()
         while self._pending:
-            job = self._pending.popleft()
-            if job.abandoned:
-                self._forget(job, job.taken, len(job.items))
-                continue
+            job = self._pending.popleft()  # abandoned jobs have left the queue already (_abandon, _fail)
             if batch and (job.key != key or budget <= 0 or not self.enabled):
                 kept.append(job)
                 continue

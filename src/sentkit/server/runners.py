@@ -140,6 +140,7 @@ class ServedModel:
             batch_size=self.settings.encode_batch_size,
             show_progress_bar=False,
             convert_to_numpy=True,
+            empty="keep",  # the endpoints refused texts without content already
         )  # (N, D) float32
         return list(np.asarray(embeddings, dtype=np.float32))
 
@@ -152,6 +153,7 @@ class ServedModel:
             convert_to_tensor=True,
             convert_to_sparse_tensor=True,
             save_to_cpu=True,
+            empty="keep",
         ).coalesce()  # sparse COO (N, V)
         indices = embeddings.indices().numpy()  # (2, nnz), sorted by row then column
         values = embeddings.values().float().numpy()  # (nnz,)

@@ -16,12 +16,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sentkit.io.integrity import UNCHECKED_FILES, file_sha256
+
 EXPORT_FORMAT = 1  # bump when the exported graph or the manifest changes
+QUANTIZATIONS = (None, "int8", "int8-static")  # what an export can be: float32, or int8 dynamic / static
 MANIFEST = "sentkit_onnx.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-_SKIPPED = {"README.md", ".gitattributes"}
-_CHUNK = 1 << 20
 
 
 def cache_root() -> Path:
@@ -51,27 +52,19 @@ def folder_key(folder: Path) -> str:
     memo = _read_memo(memo_path)
     digest = hashlib.sha256()
     changed = False
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in _SKIPPED):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in UNCHECKED_FILES):
         if "__pycache__" in path.parts:
             continue
         stat = path.stat()
         stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
         entry = memo.get(str(path.resolve()))
         if entry is None or entry[0] != stamp:
-            entry = [stamp, _file_hash(path)]
+            entry = [stamp, file_sha256(path)]
             memo[str(path.resolve())] = entry
             changed = True
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + entry[1].encode() + b"\0")
     if changed:
         _write_memo(memo_path, memo)
-    return digest.hexdigest()
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
     return digest.hexdigest()
 
 

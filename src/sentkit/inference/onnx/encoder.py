@@ -21,15 +21,21 @@ from sentkit.errors import InputError
 from sentkit.inference.batching import HalvingRunner, check_max_batch_tokens, length_sorted_batches
 from sentkit.inference.engine import raise_non_finite
 from sentkit.inference.inputs import as_text_list, check_batch_size, check_contentless, check_truncate_dim
-from sentkit.inference.onnx.cache import MANIFEST, MODEL_FILE, TOKENIZER_FILE, export_folder, folder_key, is_complete
+from sentkit.inference.onnx.cache import (
+    MANIFEST,
+    MODEL_FILE,
+    QUANTIZATIONS,
+    TOKENIZER_FILE,
+    export_folder,
+    folder_key,
+    is_complete,
+)
 from sentkit.inference.onnx.runtime import SessionRunner, create_session
 from sentkit.inference.onnx.tokens import TextTokenizer
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
 from sentkit.io.files import read_json
 from sentkit.io.integrity import verified
 from sentkit.io.resolve import resolve_model_folder
-
-QUANTIZATIONS = (None, "int8", "int8-static")
 
 
 class OnnxEncoder:

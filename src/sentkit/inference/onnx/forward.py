@@ -20,11 +20,13 @@ from sentkit.io.integrity import verified
 class OnnxForward:
     """``forward(features, output_value) -> features`` on an exported pipeline folder."""
 
-    def __init__(self, folder: Path, threads: int | None = None, providers: list[str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, threads: int | None = None, providers: list[str] | None = None, verify: bool = True
+    ) -> None:
         self.folder = folder
         self.threads = threads
         self.providers = providers
-        with verified(folder):  # the cached export against the checksums written with it
+        with verified(folder, verify):  # the cached export against the checksums written with it
             self.runner = SessionRunner(create_session(folder / MODEL_FILE, threads, providers))
 
     def __call__(self, features: dict[str, Any], output_value: str | None) -> dict[str, Any]:
@@ -40,9 +42,10 @@ class OnnxForward:
             features[name] = torch.from_numpy(value)
         return features
 
-    # An ONNX Runtime session cannot be pickled or copied: copies open their own.
+    # An ONNX Runtime session cannot be pickled or copied: copies open their own (the files were
+    # checked when this one opened).
     def __reduce__(self) -> tuple[Any, ...]:
-        return (OnnxForward, (self.folder, self.threads, self.providers))
+        return (OnnxForward, (self.folder, self.threads, self.providers, False))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OnnxForward:
-        return OnnxForward(self.folder, self.threads, self.providers)
+        return OnnxForward(self.folder, self.threads, self.providers, verify=False)
