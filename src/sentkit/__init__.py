@@ -17,27 +17,39 @@ if TYPE_CHECKING:
     from sentkit.encoders.sentence_transformer import SentenceTransformer
     from sentkit.encoders.sparse_encoder import SparseEncoder
     from sentkit.inference.onnx.encoder import OnnxEncoder
+    from sentkit.inference.onnx.reference_files import (
+        export_dynamic_quantized_onnx_model,
+        export_optimized_onnx_model,
+    )
+    from sentkit.inference.precision import quantize_embeddings
+    from sentkit.logging_handler import LoggingHandler
     from sentkit.similarity import SimilarityFunction
     from sentkit.train import (
         CrossEncoderTrainer,
         CrossEncoderTrainingArguments,
         InputExample,
+        SentencesDataset,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
         SparseEncoderTrainer,
         SparseEncoderTrainingArguments,
     )
+    from sentkit.train.samplers import DefaultBatchSampler, MultiDatasetDefaultBatchSampler
 
 __all__ = [
     "CrossEncoder",
     "CrossEncoderTrainer",
     "CrossEncoderTrainingArguments",
+    "DefaultBatchSampler",
     "InputExample",
     "KeyBERT",
+    "LoggingHandler",
+    "MultiDatasetDefaultBatchSampler",
     "OnnxEncoder",
     "SentenceTransformer",
     "SentenceTransformerTrainer",
     "SentenceTransformerTrainingArguments",
+    "SentencesDataset",
     "SimilarityFunction",
     "SparseEncoder",
     "SparseEncoderTrainer",
@@ -45,14 +57,24 @@ __all__ = [
     "__version__",
     "errors",
     "evaluation",
+    "export_dynamic_quantized_onnx_model",
+    "export_optimized_onnx_model",
     "losses",
     "models",
+    "quantize_embeddings",
     "util",
 ]
 
 # Public name -> module that defines it; imported on first access.
 _LAZY = {
     "KeyBERT": "sentkit.apps.keywords",
+    "DefaultBatchSampler": "sentkit.train.samplers",
+    "LoggingHandler": "sentkit.logging_handler",
+    "MultiDatasetDefaultBatchSampler": "sentkit.train.samplers",
+    "SentencesDataset": "sentkit.train",
+    "export_dynamic_quantized_onnx_model": "sentkit.inference.onnx.reference_files",
+    "export_optimized_onnx_model": "sentkit.inference.onnx.reference_files",
+    "quantize_embeddings": "sentkit.inference.precision",
     "CrossEncoder": "sentkit.encoders.cross_encoder",
     "OnnxEncoder": "sentkit.inference.onnx.encoder",
     "SentenceTransformer": "sentkit.encoders.sentence_transformer",

@@ -139,6 +139,28 @@ def pairwise_manhattan_sim(a: Any, b: Any) -> Tensor:
     return -(a - b).abs().sum(dim=-1)
 
 
+def pairwise_angle_sim(x: Any, y: Any) -> Tensor:
+    """(N,) AnglE similarity ``|cos + sin|`` of ``x[i]`` and ``y[i]`` (each (N, D)), as in AnglELoss.
+
+    After L2 normalisation, dimension ``i`` pairs with ``i + D/2`` as the real and imaginary part
+    of a complex number; an odd D is padded with one zero. Sparse input is made dense.
+    """
+    x, y = to_tensor(x), to_tensor(y)
+    x, y = (x.to_dense() if x.is_sparse else x), (y.to_dense() if y.is_sparse else y)
+    if x.shape != y.shape or x.dim() != 2:
+        raise InputError(
+            f"pairwise_angle_sim needs two (N, D) inputs of one shape, got {tuple(x.shape)} and {tuple(y.shape)}."
+        )
+    if x.shape[1] % 2:
+        x, y = F.pad(x, (0, 1)), F.pad(y, (0, 1))  # (N, D + 1)
+    x, y = F.normalize(x, p=2, dim=1), F.normalize(y, p=2, dim=1)
+    cosines = (x * y).sum(dim=1)  # (N,)
+    x_re, x_im = torch.chunk(x, 2, dim=1)  # (N, D/2) each
+    y_re, y_im = torch.chunk(y, 2, dim=1)
+    sines = (x_im * y_re - x_re * y_im).sum(dim=1)  # (N,)
+    return torch.abs(cosines + sines)
+
+
 # ------------------------------------------------------------------------------- sparse helpers
 # Row blocks densified at once by the sparse manhattan distance (rows x D floats per side).
 _DENSE_BLOCK_ROWS = 256
@@ -180,13 +202,38 @@ def _dense_blocks(embeddings: Tensor) -> list[Tensor]:
 
 
 class SimilarityFunction(str, Enum):
-    """The similarity names a model accepts (``model.similarity_fn_name = SimilarityFunction.DOT``)."""
+    """The similarity names a model accepts (``model.similarity_fn_name = SimilarityFunction.DOT``).
+
+    ``MAXSIM`` and ``MEAN_MAXSIM`` score token embeddings (late interaction,
+    :class:`sentkit.MultiVectorEncoder`); the others score one vector per text.
+    """
 
     COSINE = "cosine"
     DOT_PRODUCT = "dot"
     DOT = "dot"
     EUCLIDEAN = "euclidean"
     MANHATTAN = "manhattan"
+    MAXSIM = "maxsim"
+    MEAN_MAXSIM = "meanmaxsim"
+
+    @staticmethod
+    def to_similarity_fn(similarity_function: str | SimilarityFunction) -> SimilarityFn:
+        """The (N, M) matrix function for a name or member (``"cos_sim"`` style aliases too).
+
+        Raises:
+            InputError: an unknown name, listing the valid ones.
+        """
+        return _similarity_functions(similarity_function)[0]
+
+    @staticmethod
+    def to_similarity_pairwise_fn(similarity_function: str | SimilarityFunction) -> SimilarityFn:
+        """The (N,) pairwise function (``fn(a, b)[i]`` scores ``a[i]`` with ``b[i]``) for a name or member."""
+        return _similarity_functions(similarity_function)[1]
+
+    @staticmethod
+    def possible_values() -> list[str]:
+        """The accepted names, e.g. ``["cosine", "dot", "euclidean", "manhattan", "maxsim", "meanmaxsim"]``."""
+        return [member.value for member in SimilarityFunction]
 
 
 SIMILARITY_FUNCTIONS: dict[str, tuple[SimilarityFn, SimilarityFn]] = {
@@ -197,6 +244,18 @@ SIMILARITY_FUNCTIONS: dict[str, tuple[SimilarityFn, SimilarityFn]] = {
 }
 # Names the reference also accepts.
 SIMILARITY_ALIASES = {"cos_sim": "cosine", "dot_score": "dot", "dot_product": "dot"}
+
+
+def _similarity_functions(name: Any) -> tuple[SimilarityFn, SimilarityFn]:
+    """The (matrix, pairwise) functions for ``name``, MaxSim included."""
+    value = getattr(name, "value", name)
+    if value in (SimilarityFunction.MAXSIM.value, SimilarityFunction.MEAN_MAXSIM.value):
+        from sentkit import maxsim
+
+        if value == SimilarityFunction.MAXSIM.value:
+            return maxsim.maxsim, maxsim.maxsim_pairwise
+        return maxsim.mean_maxsim, maxsim.mean_maxsim_pairwise
+    return SIMILARITY_FUNCTIONS[similarity_name(value)]
 
 
 def similarity_name(name: Any) -> str:

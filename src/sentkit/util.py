@@ -5,27 +5,44 @@ from sentkit.apps.index_search import semantic_search_faiss, semantic_search_use
 from sentkit.apps.mining import paraphrase_mining, paraphrase_mining_embeddings
 from sentkit.apps.search import semantic_search
 from sentkit.inference.precision import quantize_embeddings
+from sentkit.logging_handler import LoggingHandler
 from sentkit.similarity import (
+    SimilarityFunction,
     cos_sim,
     dot_score,
     euclidean_sim,
     manhattan_sim,
     normalize_embeddings,
+    pairwise_angle_sim,
     pairwise_cos_sim,
     pairwise_dot_score,
     pairwise_euclidean_sim,
     pairwise_manhattan_sim,
 )
+from sentkit.tensors import (
+    batch_to_device,
+    compute_count_vector,
+    select_max_active_dims,
+    to_scipy_coo,
+    truncate_embeddings,
+)
 
 pytorch_cos_sim = cos_sim
+information_retrieval = semantic_search  # the reference's deprecated name
 
 __all__ = [
+    "LoggingHandler",
+    "SimilarityFunction",
+    "batch_to_device",
     "community_detection",
+    "compute_count_vector",
     "cos_sim",
     "dot_score",
     "euclidean_sim",
+    "information_retrieval",
     "manhattan_sim",
     "normalize_embeddings",
+    "pairwise_angle_sim",
     "pairwise_cos_sim",
     "pairwise_dot_score",
     "pairwise_euclidean_sim",
@@ -34,7 +51,10 @@ __all__ = [
     "paraphrase_mining_embeddings",
     "pytorch_cos_sim",
     "quantize_embeddings",
+    "select_max_active_dims",
     "semantic_search",
     "semantic_search_faiss",
     "semantic_search_usearch",
+    "to_scipy_coo",
+    "truncate_embeddings",
 ]

@@ -1,6 +1,6 @@
 """Building blocks of embedding pipelines, one per file, registered under short names."""
 
-from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.bow import BoW
 from sentkit.modules.classifier_transformer import ClassifierTransformer
 from sentkit.modules.cnn import CNN
@@ -33,6 +33,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "Features",
+    "InputModule",
     "LayerNorm",
     "LoadOptions",
     "MLMTransformer",

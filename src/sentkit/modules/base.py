@@ -116,3 +116,23 @@ class Module(torch.nn.Module):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config_dict()})"
+
+
+class InputModule(Module):
+    """A module that reads raw inputs: it turns texts into features (``tokenize``) before ``forward``.
+
+    The first module of every pipeline is one (Transformer, StaticEmbedding, WordEmbeddings, BoW,
+    Router, CLIPModel, ...). ``modalities`` names the kinds of input it takes.
+    """
+
+    modalities: ClassVar[tuple[str, ...]] = ("text",)
+
+    def tokenize(self, texts: list[Any], **kwargs: Any) -> Features:
+        """Features for a batch of inputs (``input_ids``, ``attention_mask``, ...)."""
+        raise NotImplementedError
+
+    def preprocess(self, inputs: list[Any], prompt: str | None = None, **kwargs: Any) -> Features:
+        """sentence-transformers 6's name for :meth:`tokenize`; ``prompt`` is prepended to text inputs."""
+        if prompt:
+            inputs = [prompt + item if isinstance(item, str) else item for item in inputs]
+        return self.tokenize(inputs, **kwargs)

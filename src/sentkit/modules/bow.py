@@ -6,14 +6,14 @@ from typing import Any, ClassVar
 
 import torch
 
-from sentkit.modules.base import Features, Module
+from sentkit.modules.base import Features, InputModule
 from sentkit.modules.registry import register
 from sentkit.modules.word_tokenizers import WhitespaceTokenizer
 from sentkit.modules.word_weights import vocabulary_weights
 
 
 @register("bow", reference=("BoW",))
-class BoW(Module):
+class BoW(InputModule):
     """texts -> ``sentence_embedding`` (B, len(vocab)): the weighted count of each vocabulary word.
 
     Args:

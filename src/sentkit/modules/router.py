@@ -12,7 +12,7 @@ from torch import nn
 
 from sentkit.errors import ConfigurationError, InputError, ModelFormatError
 from sentkit.io.files import read_json_object, write_json
-from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.registry import module_class_for_type, register, type_string_for
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ TEXT = "text"
 
 
 @register("router", reference=("Router", "Asym"))
-class Router(Module):
+class Router(InputModule):
     """Run the module list of one route, chosen per batch by the task (``"query"``, ``"document"``, ...).
 
     The task comes from ``encode(..., task=...)``, ``encode_query`` / ``encode_document``, or inputs

@@ -14,12 +14,12 @@ import torch
 from sentkit.errors import ModelFormatError
 from sentkit.io.files import read_json_object, write_json
 from sentkit.io.weights import load_weights_into, save_weights
-from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.registry import register
 
 
 @register("sparse_static_embedding", reference=("SparseStaticEmbedding",))
-class SparseStaticEmbedding(Module):
+class SparseStaticEmbedding(InputModule):
     """``sentence_embedding[b, v] = weight[v]`` if token v occurs in text b, else 0: (B, V).
 
     Texts are tokenized without special tokens and truncated to the tokenizer's

@@ -15,14 +15,14 @@ from torch import nn
 from sentkit.errors import ConfigurationError, ModelFormatError
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.io.weights import PICKLE_NAME, SAFETENSORS_NAME, load_state_dict
-from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.registry import register
 
 TOKENIZER_FILE = "tokenizer.json"
 
 
 @register("static_embedding", reference=("StaticEmbedding",))
-class StaticEmbedding(Module):
+class StaticEmbedding(InputModule):
     """texts -> ``sentence_embedding`` (B, D): the mean of the texts' token vectors.
 
     Args:

@@ -13,7 +13,7 @@ from sentkit.errors import ConfigurationError, ModelFormatError
 from sentkit.io.files import read_json_object, write_json
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.io.weights import check_safetensors
-from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.native_bert import NativeBertModel, native_dtype
 from sentkit.modules.registry import register
 from sentkit.modules.tokenization import TextInput, Tokenizer, cached_tokenizer, snapshot_path, store_snapshot
@@ -41,7 +41,7 @@ PADDING_OFFSET_MODEL_TYPES = frozenset({"roberta", "xlm-roberta", "camembert", "
     "transformer",
     reference=("Transformer", "BERT", "RoBERTa", "DistilBERT", "ALBERT", "CamemBERT", "XLMRoBERTa", "XLNet", "T5"),
 )
-class Transformer(Module):
+class Transformer(InputModule):
     """Run a Hugging Face encoder: texts -> ``token_embeddings`` (B, T, D).
 
     Args:

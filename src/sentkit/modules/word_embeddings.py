@@ -14,7 +14,7 @@ from torch import nn
 from sentkit.errors import ConfigurationError, InputError, ModelFormatError
 from sentkit.io.files import read_json_object
 from sentkit.io.weights import load_state_dict
-from sentkit.modules.base import Features, LoadOptions, Module
+from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.registry import register
 from sentkit.modules.word_tokenizers import (
     REFERENCE_TOKENIZER_PATHS,
@@ -29,7 +29,7 @@ PADDING_TOKEN = "PADDING_TOKEN"
 
 
 @register("word_embeddings", reference=("WordEmbeddings",))
-class WordEmbeddings(Module):
+class WordEmbeddings(InputModule):
     """Look up one vector per word: texts -> ``token_embeddings`` (B, T, D), ``attention_mask`` (B, T).
 
     Args:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sentkit.train.data import (
         CrossEncoderDataCollator,
         InputExample,
+        SentencesDataset,
         SentenceTransformerDataCollator,
         SparseEncoderDataCollator,
     )
@@ -43,6 +44,7 @@ _LAZY = {
     "InputExample": "sentkit.train.data",
     "MultiDatasetBatchSamplers": "sentkit.train.samplers",
     "SentenceTransformerDataCollator": "sentkit.train.data",
+    "SentencesDataset": "sentkit.train.data",
     "SentenceTransformerTrainer": "sentkit.train.trainer",
     "SentenceTransformerTrainingArguments": "sentkit.train.arguments",
     "SparseEncoderDataCollator": "sentkit.train.data",
@@ -62,6 +64,7 @@ __all__ = [
     "SentenceTransformerDataCollator",
     "SentenceTransformerTrainer",
     "SentenceTransformerTrainingArguments",
+    "SentencesDataset",
     "SparseEncoderDataCollator",
     "SparseEncoderTrainer",
     "SparseEncoderTrainingArguments",

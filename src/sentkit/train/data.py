@@ -28,6 +28,7 @@ __all__ = [
     "CrossEncoderDataCollator",
     "InputExample",
     "SentenceTransformerDataCollator",
+    "SentencesDataset",
     "SparseEncoderDataCollator",
 ]
 
@@ -51,6 +52,23 @@ class InputExample:
 
     def __str__(self) -> str:
         return f"<InputExample> label: {self.label}, texts: {'; '.join(self.texts)}"
+
+
+class SentencesDataset(torch.utils.data.Dataset):
+    """A list of :class:`InputExample` as a torch dataset (kept for old ``fit`` scripts).
+
+    Deprecated in sentence-transformers too: a plain list of InputExample works in a DataLoader.
+    ``model`` is accepted and unused, as there.
+    """
+
+    def __init__(self, examples: Sequence[InputExample], model: Any = None) -> None:
+        self.examples = examples
+
+    def __getitem__(self, item: int) -> InputExample:
+        return self.examples[item]
+
+    def __len__(self) -> int:
+        return len(self.examples)
 
 
 def _label_tensor(values: list[Any]) -> torch.Tensor:

@@ -86,27 +86,27 @@ def export_pipeline(
     """
     require("onnx", "onnx", "backend='onnx'")
     transformer = check_exportable(model)
-    input_names = _input_names(transformer)
+    names = input_names(transformer)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
         raw = work / "raw.onnx"
-        with _eager_attention(transformer.auto_model), warnings.catch_warnings():
+        with eager_attention(transformer.auto_model), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shapes and deprecations
-            _trace(model, input_names, raw)
+            _trace(model, names, raw)
         expected = _torch_outputs(model, _CHECK_TEXTS)
         candidates = [_fuse(raw, transformer, work / "fused.onnx"), raw]
         graph = _first_agreeing([path for path in candidates if path is not None], model, expected, None)
         if quantization is not None:
             from sentkit.inference.onnx.quantize import quantize
 
-            graph = quantize(graph, work / "quantized.onnx", quantization, model, input_names, calibration_texts)
+            graph = quantize(graph, work / "quantized.onnx", quantization, model, names, calibration_texts)
             graph = _first_agreeing([graph], model, expected, quantization)
         staged = work / "export"
         with checksummed(staged):  # OnnxEncoder checks the files against these on load
             shutil.move(str(graph), staged / MODEL_FILE)
             transformer.tokenizer.save_backend(staged / TOKENIZER_FILE)
-            _write_manifest(model, transformer, input_names, quantization, expected.shape[1], staged / MANIFEST)
+            _write_manifest(model, transformer, names, quantization, expected.shape[1], staged / MANIFEST)
         if not target.exists():
             os.replace(staged, target)
     finally:
@@ -127,7 +127,8 @@ class _Graph(nn.Module):
         return features["sentence_embedding"], features["token_embeddings"]
 
 
-def _input_names(transformer: Transformer) -> list[str]:
+def input_names(transformer: Transformer) -> list[str]:
+    """The token arrays ``transformer``'s model takes, in graph input order."""
     features = transformer.tokenize(["a"])
     names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in features]
     return [name for name in names if name in transformer._forward_params]
@@ -154,7 +155,7 @@ def _trace(model: Any, input_names: list[str], path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _eager_attention(hf_model: Any) -> Iterator[None]:
+def eager_attention(hf_model: Any) -> Iterator[None]:
     """Trace with eager attention (SDPA traces to a graph the fusions do not recognise)."""
     config = getattr(hf_model, "config", None)
     previous = getattr(config, "_attn_implementation", None)

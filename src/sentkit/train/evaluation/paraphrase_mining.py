@@ -82,7 +82,7 @@ class ParaphraseMiningEvaluator(SentenceEvaluator):
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
-        from sentkit.util import paraphrase_mining
+        from sentkit.apps.mining import paraphrase_mining
 
         logger.info(
             "Paraphrase Mining Evaluation of the model on the %s dataset%s:",

@@ -127,28 +127,6 @@ def require_columns(loss: nn.Module, embeddings: list[Tensor], allowed: tuple[in
         )
 
 
-# ---------------------------------------------------------------------------------- similarities
-def pairwise_angle_sim(x: Tensor, y: Tensor) -> Tensor:
-    """(N,) AnglE similarity |cos + sin| of rows ``x[i]`` and ``y[i]`` (each (N, D)).
-
-    After L2 normalisation, dimension ``i`` pairs with ``i + D/2`` as the real and imaginary part
-    of a complex number; an odd D is padded with one zero.
-    """
-    x, y = _as_float(x), _as_float(y)
-    if x.shape[1] % 2:
-        x, y = F.pad(x, (0, 1)), F.pad(y, (0, 1))  # (N, D + 1)
-    x, y = F.normalize(x, p=2, dim=1), F.normalize(y, p=2, dim=1)
-    cosines = (x * y).sum(dim=1)  # (N,)
-    x_re, x_im = torch.chunk(x, 2, dim=1)  # (N, D/2) each
-    y_re, y_im = torch.chunk(y, 2, dim=1)
-    sines = (x_im * y_re - x_re * y_im).sum(dim=1)  # (N,)
-    return torch.abs(cosines + sines)
-
-
-def _as_float(tensor: Tensor) -> Tensor:
-    return tensor if tensor.is_floating_point() else tensor.float()
-
-
 # ----------------------------------------------------------------------------------------- names
 def callable_name(fn: Any) -> str:
     """A readable name for a similarity or distance callable (``cos_sim``, ``dot_score(x=1)``)."""

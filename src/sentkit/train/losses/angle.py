@@ -27,7 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from sentkit.errors import InputError
-from sentkit.train.losses._shared import flat_labels, pairwise_angle_sim
+from sentkit.similarity import pairwise_angle_sim
+from sentkit.train.losses._shared import flat_labels
 from sentkit.train.losses.cosent import CoSENTLoss
 from sentkit.train.registry import register_loss
 
