@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sentkit._optional import require
 from sentkit.encoders.sparse_tools import check_max_active_dims, keep_top_dims
 from sentkit.errors import InputError
 from sentkit.similarity import to_tensor
@@ -56,9 +57,9 @@ def to_scipy_coo(x: Tensor) -> Any:
 
     Raises:
         InputError: ``x`` is not a 2-D tensor.
+        MissingDependencyError: scipy is not installed (``pip install 'sentkit[sparse]'``).
     """
-    from scipy.sparse import coo_matrix
-
+    coo_matrix = require("scipy.sparse", "sparse", "to_scipy_coo").coo_matrix
     if not isinstance(x, Tensor) or x.dim() != 2:
         raise InputError(f"to_scipy_coo takes a 2-D torch tensor, got {_describe(x)}.")
     x = (x if x.is_sparse else x.to_sparse()).coalesce()
