@@ -68,7 +68,10 @@ CONTRACT_PIPELINES: dict[str, tuple[Builder, list[str | None]]] = {
     ),
 }
 # Registered modules that do not end in an embedding, with where their contract is tested instead.
-NOT_EMBEDDING_MODULES = {"classifier_transformer": "scores text pairs; tests/test_cross_encoder.py"}
+NOT_EMBEDDING_MODULES = {
+    "classifier_transformer": "scores text pairs; tests/test_cross_encoder.py",
+    "multi_vector_mask": "masks token embeddings of a MultiVectorEncoder; tests/test_multi_vector.py",
+}
 
 
 def test_every_registered_module_has_a_contract_pipeline() -> None:

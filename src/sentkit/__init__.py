@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sentkit import errors, evaluation, losses, models, util
     from sentkit.apps.keywords import KeyBERT
     from sentkit.encoders.cross_encoder import CrossEncoder
+    from sentkit.encoders.multi_vector_encoder import MultiVectorEncoder
     from sentkit.encoders.sentence_transformer import SentenceTransformer
     from sentkit.encoders.sparse_encoder import SparseEncoder
     from sentkit.inference.onnx.encoder import OnnxEncoder
@@ -45,6 +46,7 @@ __all__ = [
     "KeyBERT",
     "LoggingHandler",
     "MultiDatasetDefaultBatchSampler",
+    "MultiVectorEncoder",
     "OnnxEncoder",
     "SentenceTransformer",
     "SentenceTransformerTrainer",
@@ -76,6 +78,7 @@ _LAZY = {
     "export_optimized_onnx_model": "sentkit.inference.onnx.reference_files",
     "quantize_embeddings": "sentkit.inference.precision",
     "CrossEncoder": "sentkit.encoders.cross_encoder",
+    "MultiVectorEncoder": "sentkit.encoders.multi_vector_encoder",
     "OnnxEncoder": "sentkit.inference.onnx.encoder",
     "SentenceTransformer": "sentkit.encoders.sentence_transformer",
     "SimilarityFunction": "sentkit.similarity",

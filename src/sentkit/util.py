@@ -6,6 +6,14 @@ from sentkit.apps.mining import paraphrase_mining, paraphrase_mining_embeddings
 from sentkit.apps.search import semantic_search
 from sentkit.inference.precision import quantize_embeddings
 from sentkit.logging_handler import LoggingHandler
+from sentkit.maxsim import (
+    cat_padded_token_embeddings,
+    maxsim,
+    maxsim_pairwise,
+    mean_maxsim,
+    mean_maxsim_pairwise,
+    stack_padded_token_embeddings,
+)
 from sentkit.similarity import (
     SimilarityFunction,
     cos_sim,
@@ -34,6 +42,7 @@ __all__ = [
     "LoggingHandler",
     "SimilarityFunction",
     "batch_to_device",
+    "cat_padded_token_embeddings",
     "community_detection",
     "compute_count_vector",
     "cos_sim",
@@ -41,6 +50,10 @@ __all__ = [
     "euclidean_sim",
     "information_retrieval",
     "manhattan_sim",
+    "maxsim",
+    "maxsim_pairwise",
+    "mean_maxsim",
+    "mean_maxsim_pairwise",
     "normalize_embeddings",
     "pairwise_angle_sim",
     "pairwise_cos_sim",
@@ -55,6 +68,7 @@ __all__ = [
     "semantic_search",
     "semantic_search_faiss",
     "semantic_search_usearch",
+    "stack_padded_token_embeddings",
     "to_scipy_coo",
     "truncate_embeddings",
 ]

@@ -9,6 +9,8 @@ from sentkit.modules.dropout import Dropout
 from sentkit.modules.layer_norm import LayerNorm
 from sentkit.modules.lstm import LSTM
 from sentkit.modules.mlm_transformer import MLMTransformer
+from sentkit.modules.multi_vector_mask import MultiVectorMask
+from sentkit.modules.multi_vector_transformer import MultiVectorTransformer
 from sentkit.modules.normalize import Normalize
 from sentkit.modules.pooling import Pooling
 from sentkit.modules.registry import module_class_for_type, register, registered_modules, type_string_for
@@ -38,6 +40,8 @@ __all__ = [
     "LoadOptions",
     "MLMTransformer",
     "Module",
+    "MultiVectorMask",
+    "MultiVectorTransformer",
     "Normalize",
     "PhraseTokenizer",
     "Pooling",
