@@ -26,7 +26,7 @@ from sentkit.modules.sparse_static_embedding import SparseStaticEmbedding
 from sentkit.modules.splade_pooling import SpladePooling
 from tests.module_builders import pipeline
 from tests.reference import max_abs_diff
-from tests.tiny_models import wordpiece_tokenizer
+from tests.tiny_models import build_tiny_clip, wordpiece_tokenizer
 
 TEXTS = [
     "The weather is lovely today.",
@@ -34,8 +34,9 @@ TEXTS = [
     "Hurricanes draw their energy from warm ocean water, and meteorologists track them with satellites.",
     "A cat and a dog in the garden.",
 ]
-# Parameters the pipeline does not use by design: BERT's pooler head (token embeddings skip it).
-UNUSED_BY_DESIGN = (".pooler.",)
+# Parameters the pipeline does not use by design: BERT's pooler head (token embeddings skip it);
+# CLIP's vision tower and logit scale (the contract feeds texts).
+UNUSED_BY_DESIGN = (".pooler.", "vision_model.", "visual_projection.", "logit_scale")
 
 Builder = Callable[[dict[str, Path]], list[Any]]
 
@@ -62,6 +63,7 @@ CONTRACT_PIPELINES: dict[str, tuple[Builder, list[str | None]]] = {
     "static_embedding": (lambda c: [models.StaticEmbedding(wordpiece_tokenizer(), embedding_dim=8)], [None]),
     "mlm_transformer": (lambda c: [MLMTransformer(c["bert"], max_seq_length=32), SpladePooling()], [None]),
     "splade_pooling": (lambda c: [MLMTransformer(c["bert"]), SpladePooling("sum", "log1p_relu", chunk_size=4)], [None]),
+    "clip": (lambda c: [models.CLIPModel(build_tiny_clip(c["bert"].parent / "clip"))], [None]),
     "sparse_static_embedding": (
         lambda c: [SparseStaticEmbedding(AutoTokenizer.from_pretrained(c["bert"]), weight=torch.rand(400))],
         [None],

@@ -224,3 +224,35 @@ def build_masked_lm(folder: Path, family: str = "bert", seed: int = 0) -> Path:
     AutoModelForMaskedLM.from_config(_head_config(family)).save_pretrained(folder)
     _save_family_tokenizer(family, folder)
     return folder
+
+
+def build_tiny_clip(folder: Path) -> Path:
+    """A random CLIPModel checkpoint with its CLIPProcessor (byte-level BPE tokenizer, 32x32 images)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPProcessor, PreTrainedTokenizerFast
+    from transformers import CLIPModel as HFCLIPModel
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<s>", "<unk>", "</s>"],  # </s> is not id 2: CLIP pools at the first </s>
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(corpus_lines(), trainer)
+    bpe.post_processor = processors.RobertaProcessing(("</s>", 3), ("<s>", 1))
+    special_ids = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 3}
+    tower = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
+    config = CLIPConfig(
+        text_config={**tower, "vocab_size": 400, "max_position_embeddings": 64, **special_ids},
+        vision_config={**tower, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    HFCLIPModel(config).save_pretrained(folder)
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, model_max_length=24, **specials)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return folder

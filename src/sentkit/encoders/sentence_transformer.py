@@ -206,7 +206,8 @@ class SentenceTransformer(nn.Sequential):
         (``"keep"``), or not at all (``"error"`` raises).
 
         Raises:
-            InputTypeError: an input item that is not a str (names its index and type).
+            InputTypeError: an input item that is not a str, or a PIL image for a model that takes
+                images (names its index and type).
             InputError: an unencodable text (names its index), an unknown prompt name, precision or
                 output value, a non-positive batch size, an unknown keyword argument, contentless
                 inputs with ``empty="error"`` (names their indices).
@@ -247,7 +248,7 @@ class SentenceTransformer(nn.Sequential):
         batch_size = check_batch_size(batch_size)
         if self._has_router():
             sentences, task = split_task_inputs(sentences, task)
-        texts, is_single = as_text_list(sentences)
+        texts, is_single = as_text_list(sentences, self.modalities)
         check_contentless(texts, empty)
         if show_progress_bar is None:
             show_progress_bar = logger.getEffectiveLevel() <= logging.INFO
@@ -371,7 +372,7 @@ class SentenceTransformer(nn.Sequential):
         """Tokenize ``texts`` (with ``prompt`` prepended) with the first module; ``task`` picks Router routes."""
         first = self._first_module()
         if prompt:
-            texts = [prompt + text for text in texts]
+            texts = [prompt + text if isinstance(text, str) else text for text in texts]  # images take none
         if isinstance(first, Router):
             features: Features = first.tokenize(texts, task=task)
             first = first.routes()[first.route(task)][0]
@@ -380,11 +381,18 @@ class SentenceTransformer(nn.Sequential):
         features["task"] = task
         if prompt and isinstance(first, Transformer):
             features["prompt_length"] = self._prompt_length(first, prompt)
+        elif prompt and features.get("modality") == "text" and hasattr(first, "prompt_length"):
+            features["prompt_length"] = first.prompt_length(prompt)  # type: ignore[operator]  # CLIPModel texts
         return features
 
     def preprocess(self, inputs: list[str], prompt: str | None = None, task: str | None = None) -> Features:
         """The newer name of :meth:`tokenize`."""
         return self.tokenize(inputs, prompt=prompt, task=task)
+
+    @property
+    def modalities(self) -> list[str]:
+        """The kinds of input :meth:`encode` takes: ``["text"]``, or ``["text", "image"]`` for CLIPModel."""
+        return list(getattr(self._first_module(), "modalities", ("text",)))
 
     def _has_router(self) -> bool:
         return any(isinstance(module, Router) for module in self)

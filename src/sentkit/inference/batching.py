@@ -30,6 +30,24 @@ def check_max_batch_tokens(max_batch_tokens: object) -> int | None:
     return max_batch_tokens
 
 
+def input_lengths(inputs: Sequence[object]) -> list[int]:
+    """The sort key of each input: characters of a text, pixels of an image (width x height, as
+    sentence-transformers), else 1. Texts alone cost one ``len`` each."""
+    try:
+        return [len(item) for item in inputs]  # type: ignore[arg-type]
+    except TypeError:
+        return [_input_length(item) for item in inputs]
+
+
+def _input_length(item: object) -> int:
+    if hasattr(item, "__len__"):
+        return len(item)
+    size = getattr(item, "size", None)  # a PIL image: (width, height)
+    if isinstance(size, tuple) and len(size) == 2:
+        return int(size[0]) * int(size[1])
+    return 1
+
+
 def length_sorted_batches(
     lengths: Sequence[int] | np.ndarray, batch_size: int, max_batch_tokens: int | None = None
 ) -> list[np.ndarray]:

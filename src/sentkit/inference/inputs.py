@@ -6,7 +6,7 @@ import operator
 import sys
 import unicodedata
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,19 @@ _PACKAGE_FOLDER = str(Path(__file__).resolve().parents[1])  # .../sentkit
 _INVISIBLE = frozenset({"Cc", "Cf"})
 
 
-def as_text_list(inputs: Any) -> tuple[list[str], bool]:
-    """Return ``(texts, is_single)`` for one text or a collection of texts.
+def as_text_list(inputs: Any, modalities: Sequence[str] = ("text",)) -> tuple[list[Any], bool]:
+    """Return ``(texts, is_single)`` for one input or a collection of inputs.
+
+    Inputs are texts (``str``), and PIL images when ``modalities`` (the model's) holds ``"image"``.
 
     Raises:
-        InputTypeError: ``inputs`` is neither a text nor an iterable of texts, or an item is not a
-            ``str`` (the message names its index and type).
+        InputTypeError: ``inputs`` is neither an input nor an iterable of inputs, or an item is of
+            another type, or an image for a text-only model (the message names its index and type).
     """
     if isinstance(inputs, str):
+        return [inputs], True
+    if is_image(inputs):
+        _check_item(inputs, 0, modalities)
         return [inputs], True
     if isinstance(inputs, (bytes, bytearray, dict)) or not isinstance(inputs, Iterable):
         raise InputTypeError(
@@ -38,11 +43,31 @@ def as_text_list(inputs: Any) -> tuple[list[str], bool]:
     texts = inputs.tolist() if isinstance(inputs, np.ndarray) else list(inputs)
     for index, item in enumerate(texts):
         if not isinstance(item, str):
-            raise InputTypeError(
-                f"Input at index {index} is {type(item).__name__} ({_preview(item)}); every input must be a str. "
-                "Convert or drop it before encoding."
-            )
+            _check_item(item, index, modalities)
     return texts, False
+
+
+def is_image(item: Any) -> bool:
+    """Whether ``item`` is a PIL image (Pillow is not imported: without it, nothing is one)."""
+    module = sys.modules.get("PIL.Image")
+    return module is not None and isinstance(item, module.Image)
+
+
+def _check_item(item: Any, index: int, modalities: Sequence[str]) -> None:
+    """Raise :class:`InputTypeError` for an input item other than a text or, for image models, a PIL image."""
+    if is_image(item):
+        if "image" in modalities:
+            return
+        raise InputTypeError(
+            f"Input at index {index} is an image ({type(item).__name__}); this model takes text only. "
+            "Encode images with an image model such as CLIPModel, or pass the image's caption."
+        )
+    allowed = "a str or a PIL image" if "image" in modalities else "a str"
+    hint = " (PIL.Image.open(path) or PIL.Image.fromarray(array) for images)" if "image" in modalities else ""
+    raise InputTypeError(
+        f"Input at index {index} is {type(item).__name__} ({_preview(item)}); every input must be {allowed}. "
+        f"Convert{hint} or drop it before encoding."
+    )
 
 
 def split_task_inputs(inputs: Any, task: str | None) -> tuple[Any, str | None]:
@@ -84,7 +109,7 @@ def check_batch_size(batch_size: Any) -> int:
 
 
 def _preview(item: Any) -> str:
-    text = repr(item)
+    text = " ".join(repr(item).split())  # one line, even for arrays
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -110,7 +135,7 @@ def check_contentless(texts: list[str], policy: str) -> None:
         raise InputError(f"empty={policy!r} is not one of {EMPTY_POLICIES}.")
     if policy == "keep":
         return
-    indices = [index for index, text in enumerate(texts) if not has_content(text)]
+    indices = [index for index, text in enumerate(texts) if isinstance(text, str) and not has_content(text)]
     if not indices:
         return
     shown = f"{indices[:10]}{f' and {len(indices) - 10} more' if len(indices) > 10 else ''}"

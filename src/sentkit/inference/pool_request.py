@@ -46,7 +46,7 @@ class PoolRequest:
         parent = {key: kwargs.pop(key) for key in _PARENT_OPTIONS if key in kwargs}
         if isinstance(model, torch.nn.Sequential) and any(isinstance(module, Router) for module in model):
             sentences, kwargs["task"] = split_task_inputs(sentences, kwargs.get("task"))
-        texts, is_single = as_text_list(sentences)
+        texts, is_single = as_text_list(sentences, getattr(model, "modalities", ("text",)))
         check_contentless(texts, kwargs.pop("empty", "warn"))  # once here, not per chunk
         progress = parent.get("show_progress_bar")
         if progress is None:

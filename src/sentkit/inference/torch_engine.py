@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from sentkit.errors import UnencodableTextError
-from sentkit.inference.batching import HalvingRunner, length_sorted_batches
+from sentkit.errors import InputError, UnencodableTextError
+from sentkit.inference.batching import HalvingRunner, input_lengths, length_sorted_batches
 from sentkit.inference.engine import EncodeOptions, raise_non_finite
 
 Features = dict[str, Any]
@@ -51,8 +51,10 @@ class TorchEngine:
         items: list[Any] = [None] * len(texts)
         non_finite: list[int] = []
         halving = HalvingRunner()
-        batches = length_sorted_batches([len(text) for text in texts], options.batch_size)
-        group = 1 if options.output_value is None else max(1, GROUP_TEXTS // options.batch_size)
+        batches = length_sorted_batches(input_lengths(texts), options.batch_size)
+        # Only texts gain from re-batching by tokens; images (CLIPModel) go one batch at a time.
+        only_text = all(isinstance(text, str) for text in texts)
+        group = 1 if options.output_value is None or not only_text else max(1, GROUP_TEXTS // options.batch_size)
         progress = tqdm(total=len(texts), desc="Encoding", unit="text", disable=not options.show_progress_bar)
         start = 0
         while start < len(batches):
@@ -162,6 +164,11 @@ def _finish(embeddings: Tensor, options: EncodeOptions) -> Tensor:
 def _row_items(output: Features, output_value: str | None, size: int) -> list[Any]:
     """One item per row: the (T_i, D) token embeddings, or a dict of every feature of that row."""
     if output_value == "token_embeddings":
+        if "token_embeddings" not in output:
+            raise InputError(
+                "This model outputs no token embeddings (its first module gives one embedding per input, "
+                "e.g. CLIPModel); use output_value='sentence_embedding' or None."
+            )
         tokens, mask = output["token_embeddings"], output["attention_mask"]
         lengths = mask.sum(dim=1).tolist()
         return [tokens[row, : int(length)] for row, length in enumerate(lengths)]

@@ -3,6 +3,7 @@
 from sentkit.modules.base import Features, InputModule, LoadOptions, Module
 from sentkit.modules.bow import BoW
 from sentkit.modules.classifier_transformer import ClassifierTransformer
+from sentkit.modules.clip_model import CLIPModel
 from sentkit.modules.cnn import CNN
 from sentkit.modules.dense import Dense
 from sentkit.modules.dropout import Dropout
@@ -31,6 +32,7 @@ __all__ = [
     "LSTM",
     "Asym",
     "BoW",
+    "CLIPModel",
     "ClassifierTransformer",
     "Dense",
     "Dropout",
