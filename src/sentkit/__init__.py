@@ -23,6 +23,11 @@ if TYPE_CHECKING:
         export_optimized_onnx_model,
     )
     from sentkit.inference.precision import quantize_embeddings
+    from sentkit.io.model_card import (
+        CrossEncoderModelCardData,
+        SentenceTransformerModelCardData,
+        SparseEncoderModelCardData,
+    )
     from sentkit.logging_handler import LoggingHandler
     from sentkit.similarity import SimilarityFunction
     from sentkit.train import (
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CrossEncoder",
+    "CrossEncoderModelCardData",
     "CrossEncoderTrainer",
     "CrossEncoderTrainingArguments",
     "DefaultBatchSampler",
@@ -49,11 +55,13 @@ __all__ = [
     "MultiVectorEncoder",
     "OnnxEncoder",
     "SentenceTransformer",
+    "SentenceTransformerModelCardData",
     "SentenceTransformerTrainer",
     "SentenceTransformerTrainingArguments",
     "SentencesDataset",
     "SimilarityFunction",
     "SparseEncoder",
+    "SparseEncoderModelCardData",
     "SparseEncoderTrainer",
     "SparseEncoderTrainingArguments",
     "__version__",
@@ -77,6 +85,9 @@ _LAZY = {
     "export_dynamic_quantized_onnx_model": "sentkit.inference.onnx.reference_files",
     "export_optimized_onnx_model": "sentkit.inference.onnx.reference_files",
     "quantize_embeddings": "sentkit.inference.precision",
+    "CrossEncoderModelCardData": "sentkit.io.model_card",
+    "SentenceTransformerModelCardData": "sentkit.io.model_card",
+    "SparseEncoderModelCardData": "sentkit.io.model_card",
     "CrossEncoder": "sentkit.encoders.cross_encoder",
     "MultiVectorEncoder": "sentkit.encoders.multi_vector_encoder",
     "OnnxEncoder": "sentkit.inference.onnx.encoder",

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from sentkit.encoders.activation import Activation, activation_path, saved_activation
 from sentkit.encoders.folders import format_versions, save_pipeline
+from sentkit.encoders.model_card_mixin import ModelCardMixin
 from sentkit.encoders.pairs import Pair, as_pair_list, check_top_k, legacy_call_arguments, rename_legacy_arguments
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.encoders.sentence_transformer import default_device
@@ -23,6 +24,7 @@ from sentkit.encoders.windows import aggregate_windows, check_window_options, pa
 from sentkit.errors import ConfigurationError, NumericalError, UnencodableTextError
 from sentkit.inference.inputs import check_batch_size
 from sentkit.io.integrity import verified
+from sentkit.io.model_card import CrossEncoderModelCardData, attach_model_card
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import LoadOptions, Module
 from sentkit.modules.classifier_transformer import ClassifierTransformer
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ORGANIZATION = "cross-encoder"
 
 
-class CrossEncoder(nn.Sequential):
+class CrossEncoder(ModelCardMixin, nn.Sequential):
     """A reranker: reads a (query, passage) pair together and scores it.
 
     Loads sentence-transformers CrossEncoder folders (any version) and plain Hugging Face
@@ -127,6 +129,9 @@ class CrossEncoder(nn.Sequential):
         if activation_fn is None:
             activation_fn = saved_activation(self.config, settings, folder, trust_remote_code)
         self.activation_fn = activation_fn
+        attach_model_card(
+            self, model_card_data, CrossEncoderModelCardData, folder, model_name_or_path, local_files_only, revision
+        )
         self.to(device or default_device())
         self.eval()
 
@@ -405,11 +410,7 @@ class CrossEncoder(nn.Sequential):
             "prompts": self.prompts,
         }
         modules = [module for module in self._modules.values() if isinstance(module, Module)]
-        card = None
-        if create_model_card:
-            name = model_name or self.model_name_or_path
-            card = f"# {name}\n\nA cross encoder (reranker) saved by sentkit in the sentence-transformers format.\n\n"
-            card += f"- Labels: {self.num_labels}\n- Max length: {self.max_seq_length}\n- Activation: {path_name}\n"
+        card = self._model_card(folder, model_name) if create_model_card else None
         save_pipeline(folder, modules, settings, safe_serialization, card)
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from sentkit.encoders.engine_setup import ONNX_OPTIONS, set_up_engine
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
+from sentkit.encoders.model_card_mixin import ModelCardMixin
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs, match_first_dtype
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.errors import ConfigurationError, InputError
@@ -31,6 +32,7 @@ from sentkit.inference.inputs import (
 from sentkit.inference.precision import check_precision, numpy_dtype, output_width, quantize_embeddings
 from sentkit.inference.torch_engine import TorchEngine
 from sentkit.io.integrity import verified
+from sentkit.io.model_card import SentenceTransformerModelCardData, attach_model_card
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.similarity import SIMILARITY_FUNCTIONS, similarity_name
@@ -48,7 +50,7 @@ def default_device() -> str:
     return "cpu"
 
 
-class SentenceTransformer(nn.Sequential):
+class SentenceTransformer(ModelCardMixin, nn.Sequential):
     """An embedding model: a sequence of modules that maps texts to vectors.
 
     Loads a local folder, a Hugging Face cache entry or hub repo, or a model shipped by a carrier
@@ -138,6 +140,8 @@ class SentenceTransformer(nn.Sequential):
         if name is not None:
             self.similarity_fn_name = name
         self._prompt_lengths: dict[str, int] = {}
+        card_class = SentenceTransformerModelCardData
+        attach_model_card(self, model_card_data, card_class, folder, model_name_or_path, local_files_only, revision)
         self.to(device or default_device())
         self.eval()
         load_settings = {
@@ -502,7 +506,7 @@ class SentenceTransformer(nn.Sequential):
         modules = list(self._modules.values())
         if not all(isinstance(module, Module) for module in modules):
             raise ConfigurationError("Only sentkit modules can be saved; this model holds other nn.Modules.")
-        card = self._model_card(model_name) if create_model_card else None
+        card = self._model_card(folder, model_name) if create_model_card else None
         save_pipeline(folder, modules, self._settings(), safe_serialization, card)  # type: ignore[arg-type]
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
@@ -520,23 +524,6 @@ class SentenceTransformer(nn.Sequential):
         if self.truncate_dim is not None:
             settings["truncate_dim"] = self.truncate_dim
         return settings
-
-    def _model_card(self, model_name: str | None) -> str:
-        name = model_name or self.model_name_or_path or "sentkit model"
-        lines = [
-            f"# {name}",
-            "",
-            "A sentence embedding model saved by sentkit in the sentence-transformers format.",
-            "",
-        ]
-        lines += [f"- Embedding dimension: {self.get_sentence_embedding_dimension()}"]
-        lines += [
-            f"- Max sequence length: {self.max_seq_length}",
-            f"- Similarity: {self.similarity_fn_name}",
-            "",
-        ]
-        lines += ["Modules:", ""] + [f"{i}. {module!r}" for i, module in enumerate(self._modules.values())]
-        return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------------------ training
     def fit(self, *args: Any, **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from sentkit.encoders import sparse_tools
 from sentkit.encoders.folders import format_versions, save_pipeline
+from sentkit.encoders.model_card_mixin import ModelCardMixin
 from sentkit.encoders.pipeline import match_first_dtype
 from sentkit.encoders.prompts import check_default_prompt, merge_prompts, resolve_prompt
 from sentkit.encoders.sentence_transformer import default_device
@@ -22,6 +23,7 @@ from sentkit.encoders.task_folders import load_sparse_encoder
 from sentkit.errors import ConfigurationError, InputError, NumericalError, UnencodableTextError
 from sentkit.inference.inputs import as_text_list, check_batch_size, check_contentless
 from sentkit.io.integrity import verified
+from sentkit.io.model_card import SparseEncoderModelCardData, attach_model_card
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import Features, LoadOptions, Module, Router, Transformer
 from sentkit.modules.splade_pooling import SpladePooling
@@ -33,7 +35,7 @@ DEFAULT_ORGANIZATION = "sparse-encoder"
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 
 
-class SparseEncoder(nn.Sequential):
+class SparseEncoder(ModelCardMixin, nn.Sequential):
     """A sparse embedding model: texts -> one weight per vocabulary token, most of them 0.
 
     Loads sentence-transformers SparseEncoder folders (SPLADE: an MLM Transformer and
@@ -79,6 +81,7 @@ class SparseEncoder(nn.Sequential):
         if backend != "torch":
             raise ConfigurationError(f"backend={backend!r} is not available yet; use backend='torch'.")
         settings: dict[str, Any] = {}
+        folder = None
         if model_name_or_path is not None:
             folder = resolve_model_folder(
                 model_name_or_path,
@@ -124,6 +127,9 @@ class SparseEncoder(nn.Sequential):
         except InputError as exc:
             raise ConfigurationError(str(exc)) from exc
         self._prompt_lengths: dict[str, int] = {}
+        attach_model_card(
+            self, model_card_data, SparseEncoderModelCardData, folder, model_name_or_path, local_files_only, revision
+        )
         self.to(device or default_device())
         self.eval()
 
@@ -377,11 +383,7 @@ class SparseEncoder(nn.Sequential):
         }
         if self.max_active_dims is not None:
             settings["max_active_dims"] = self.max_active_dims
-        card = None
-        if create_model_card:
-            name = model_name or self.model_name_or_path or "sentkit sparse encoder"
-            card = f"# {name}\n\nA sparse encoder saved by sentkit in the sentence-transformers format.\n\n"
-            card += f"- Dimensions: {self.get_embedding_dimension()}\n- Similarity: {self.similarity_fn_name}\n"
+        card = self._model_card(folder, model_name) if create_model_card else None
         save_pipeline(folder, modules, settings, safe_serialization, card)  # type: ignore[arg-type]
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:

@@ -29,6 +29,7 @@ from sentkit.errors import ConfigurationError, InputError
 from sentkit.train.callbacks import TrainingLogCallback, ZeroLossGradientsCallback
 from sentkit.train.checkpoints import CheckpointMixin
 from sentkit.train.dataloaders import build_dataloader, check_columns
+from sentkit.train.model_card_callback import ModelCardCallback, write_trainer_model_card
 from sentkit.train.optim import parameter_groups
 from sentkit.train.wrapped_model import route_through, swap_model, unroute
 
@@ -119,8 +120,38 @@ class BaseTrainer(CheckpointMixin, Trainer):
         if not any(isinstance(callback, TrainingLogCallback) for callback in self.callback_handler.callbacks):
             self.add_callback(TrainingLogCallback())
         self.add_callback(ZeroLossGradientsCallback())
+        self.add_model_card_callback(args)
 
     # ------------------------------------------------------------------------- set-up
+    def add_model_card_callback(self, args: Any) -> None:
+        """Record data sets, losses, hyper-parameters and logs in ``model.model_card_data`` for the card
+        (:mod:`sentkit.train.model_card_callback`); override to leave them out."""
+        try:  # the defaults, to list the arguments that differ; reuses the accelerator state args set up
+            defaults = self.training_args_class(
+                output_dir="unused", accelerator_config={"use_configured_state": True}
+            ).to_dict()
+        except ValueError:
+            defaults = self.training_args_class(output_dir="unused").to_dict()
+        callback = ModelCardCallback(defaults)
+        self.add_callback(callback)
+        callback.on_init_end(args, self.state, self.control, model=self.model, trainer=self)
+
+    def create_model_card(
+        self,
+        language: str | None = None,
+        license: str | None = None,
+        tags: str | list[str] | None = None,
+        model_name: str | None = None,
+        finetuned_from: str | None = None,
+        tasks: str | list[str] | None = None,
+        dataset_tags: str | list[str] | None = None,
+        dataset: str | list[str] | None = None,
+        dataset_args: str | list[str] | None = None,
+    ) -> None:
+        """Write the sentence-transformers model card to ``args.output_dir`` (``push_to_hub`` calls this);
+        the arguments after ``model_name`` are Hugging Face's and unused, as in the reference."""
+        write_trainer_model_card(self, language, license, tags, model_name)
+
     def _as_datasets(self, train_dataset: Any, eval_dataset: Any) -> tuple[Any, Any]:
         """Plain dicts of datasets as ``DatasetDict``; reserved column names rejected."""
         datasets = require("datasets", "train", f"{type(self).__name__}")
