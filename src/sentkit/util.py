@@ -1,5 +1,6 @@
 """The sentence-transformers ``util`` surface, re-exported from where each function lives."""
 
+from sentkit.apps.bitext_mining import mine_bitext, mine_bitext_embeddings
 from sentkit.apps.clustering import community_detection
 from sentkit.apps.index_search import semantic_search_faiss, semantic_search_usearch
 from sentkit.apps.mining import paraphrase_mining, paraphrase_mining_embeddings
@@ -54,6 +55,8 @@ __all__ = [
     "maxsim_pairwise",
     "mean_maxsim",
     "mean_maxsim_pairwise",
+    "mine_bitext",
+    "mine_bitext_embeddings",
     "normalize_embeddings",
     "pairwise_angle_sim",
     "pairwise_cos_sim",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         SentenceTransformerDataCollator,
         SparseEncoderDataCollator,
     )
+    from sentkit.train.parallel_sentences import ParallelSentencesDataset
     from sentkit.train.samplers import BatchSamplers, MultiDatasetBatchSamplers
     from sentkit.train.sparse_trainer import SparseEncoderTrainer
     from sentkit.train.trainer import SentenceTransformerTrainer
@@ -43,6 +44,7 @@ _LAZY = {
     "CrossEncoderTrainingArguments": "sentkit.train.arguments",
     "InputExample": "sentkit.train.data",
     "MultiDatasetBatchSamplers": "sentkit.train.samplers",
+    "ParallelSentencesDataset": "sentkit.train.parallel_sentences",
     "SentenceTransformerDataCollator": "sentkit.train.data",
     "SentencesDataset": "sentkit.train.data",
     "SentenceTransformerTrainer": "sentkit.train.trainer",
@@ -61,6 +63,7 @@ __all__ = [
     "CrossEncoderTrainingArguments",
     "InputExample",
     "MultiDatasetBatchSamplers",
+    "ParallelSentencesDataset",
     "SentenceTransformerDataCollator",
     "SentenceTransformerTrainer",
     "SentenceTransformerTrainingArguments",
