@@ -12,6 +12,7 @@ from sentkit._version import __version__
 
 if TYPE_CHECKING:
     from sentkit import errors, evaluation, losses, models, util
+    from sentkit.apps.hard_negatives import mine_hard_negatives
     from sentkit.apps.keywords import KeyBERT
     from sentkit.encoders.cross_encoder import CrossEncoder
     from sentkit.encoders.multi_vector_encoder import MultiVectorEncoder
@@ -72,6 +73,7 @@ __all__ = [
     "export_dynamic_quantized_onnx_model",
     "export_optimized_onnx_model",
     "losses",
+    "mine_hard_negatives",
     "models",
     "quantize_embeddings",
     "util",
@@ -80,6 +82,7 @@ __all__ = [
 # Public name -> module that defines it; imported on first access.
 _LAZY = {
     "KeyBERT": "sentkit.apps.keywords",
+    "mine_hard_negatives": "sentkit.apps.hard_negatives",
     "DefaultBatchSampler": "sentkit.train.samplers",
     "LoggingHandler": "sentkit.logging_handler",
     "MultiDatasetDefaultBatchSampler": "sentkit.train.samplers",

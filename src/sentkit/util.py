@@ -2,6 +2,7 @@
 
 from sentkit.apps.bitext_mining import mine_bitext, mine_bitext_embeddings
 from sentkit.apps.clustering import community_detection
+from sentkit.apps.hard_negatives import mine_hard_negatives
 from sentkit.apps.index_search import semantic_search_faiss, semantic_search_usearch
 from sentkit.apps.mining import paraphrase_mining, paraphrase_mining_embeddings
 from sentkit.apps.search import semantic_search
@@ -57,6 +58,7 @@ __all__ = [
     "mean_maxsim_pairwise",
     "mine_bitext",
     "mine_bitext_embeddings",
+    "mine_hard_negatives",
     "normalize_embeddings",
     "pairwise_angle_sim",
     "pairwise_cos_sim",
