@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench_speed import MODEL, PARAGRAPHS, read_stsb
 from sentkit import OnnxEncoder, benchmarking
-from sentkit.inference.onnx.encoder import MODEL_FILE
+from sentkit.inference.onnx.cache import MODEL_FILE
 from sentkit.inference.onnx.runtime import SessionRunner, create_session
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from sentkit import SentenceTransformer
+from sentkit.encoders.onnx_encoder import OnnxEncoder
 from sentkit.errors import ConfigurationError, InputError, UnencodableTextError
 from sentkit.inference.onnx import export as export_module
-from sentkit.inference.onnx.encoder import OnnxEncoder
 from tests.reference import TEXTS, reference_model
 from tests.tiny_families import FAMILIES as EXTRA_FAMILIES
 from tests.tiny_families import build_family
@@ -176,7 +176,7 @@ def test_cached_encoder_imports_neither_torch_nor_transformers(family_models: di
     expected = OnnxEncoder.load(folder).encode(TEXTS[:2])  # exports into the cache if needed
     script = (
         "import sys, json\n"
-        "from sentkit.inference.onnx.encoder import OnnxEncoder\n"
+        "from sentkit.encoders.onnx_encoder import OnnxEncoder\n"
         f"vectors = OnnxEncoder.load({folder!r}).encode({TEXTS[:2]!r})\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules,"
         " 'vectors': vectors.tolist()}))\n"
@@ -216,7 +216,7 @@ def test_bench_command_reports_every_engine(family_models: dict[str, Path], caps
 
 
 def test_profiled_session_records_every_node(family_models: dict[str, Path], tmp_path: Path) -> None:
-    from sentkit.inference.onnx.encoder import MODEL_FILE
+    from sentkit.encoders.onnx_encoder import MODEL_FILE
     from sentkit.inference.onnx.runtime import SessionRunner, create_session
 
     encoder = OnnxEncoder.load(family_models["bert"])

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from sentkit.apps.keywords import KeyBERT
     from sentkit.encoders.cross_encoder import CrossEncoder
     from sentkit.encoders.multi_vector_encoder import MultiVectorEncoder
+    from sentkit.encoders.onnx_encoder import OnnxEncoder
     from sentkit.encoders.sentence_transformer import SentenceTransformer
     from sentkit.encoders.sparse_encoder import SparseEncoder
-    from sentkit.inference.onnx.encoder import OnnxEncoder
     from sentkit.inference.onnx.reference_files import (
         export_dynamic_quantized_onnx_model,
         export_optimized_onnx_model,
@@ -96,7 +96,7 @@ _LAZY = {
     "SparseEncoderModelCardData": "sentkit.io.model_card",
     "CrossEncoder": "sentkit.encoders.cross_encoder",
     "MultiVectorEncoder": "sentkit.encoders.multi_vector_encoder",
-    "OnnxEncoder": "sentkit.inference.onnx.encoder",
+    "OnnxEncoder": "sentkit.encoders.onnx_encoder",
     "SentenceTransformer": "sentkit.encoders.sentence_transformer",
     "SimilarityFunction": "sentkit.similarity",
     "SparseEncoder": "sentkit.encoders.sparse_encoder",

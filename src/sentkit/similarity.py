@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+import sentkit.maxsim as maxsim
 from sentkit.errors import InputError
 
 SimilarityFn = Callable[[Any, Any], Tensor]
@@ -250,8 +251,6 @@ def _similarity_functions(name: Any) -> tuple[SimilarityFn, SimilarityFn]:
     """The (matrix, pairwise) functions for ``name``, MaxSim included."""
     value = getattr(name, "value", name)
     if value in (SimilarityFunction.MAXSIM.value, SimilarityFunction.MEAN_MAXSIM.value):
-        from sentkit import maxsim
-
         if value == SimilarityFunction.MAXSIM.value:
             return maxsim.maxsim, maxsim.maxsim_pairwise
         return maxsim.mean_maxsim, maxsim.mean_maxsim_pairwise

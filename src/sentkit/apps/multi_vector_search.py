@@ -31,7 +31,8 @@ import torch
 from torch import Tensor
 
 from sentkit.errors import InputError, InputTypeError
-from sentkit.io.embeddings_store import ShardFiles, clear_folder, write_atomic, write_manifest, write_shard
+from sentkit.io.embeddings_format import ShardFiles
+from sentkit.io.embeddings_store import clear_folder, write_atomic, write_manifest, write_shard
 from sentkit.io.model_identity import model_identity
 from sentkit.maxsim import maxsim
 

@@ -57,14 +57,14 @@ def load_model(kind: str, args: argparse.Namespace, light: bool = False) -> Any:
     """Load ``args.model`` as a ``dense`` (SentenceTransformer), ``sparse`` or ``rerank`` model.
 
     ``light``: the command only encodes, so with ``--backend onnx`` on the CPU a dense model is
-    an :class:`~sentkit.inference.onnx.encoder.OnnxEncoder`, which starts without torch.
+    an :class:`~sentkit.encoders.onnx_encoder.OnnxEncoder`, which starts without torch.
 
     Raises:
         ModelNotFoundError, ModelFormatError, ConfigurationError: from the model class.
         MissingDependencyError: the model class is not part of this sentkit installation.
     """
     if light and kind == "dense" and args.backend == "onnx" and args.device in (None, "cpu"):
-        from sentkit.inference.onnx.encoder import OnnxEncoder
+        from sentkit.encoders.onnx_encoder import OnnxEncoder
 
         return OnnxEncoder.load(args.model)
     return build_model(kind, args.model, args.device, args.backend)

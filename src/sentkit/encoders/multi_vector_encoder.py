@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from sentkit import maxsim as maxsim_functions
+import sentkit.maxsim as maxsim_functions
 from sentkit.encoders.multi_vector_batches import check_encode_options, split_batch
 from sentkit.encoders.multi_vector_folders import load_multi_vector_modules, save_multi_vector_encoder
 from sentkit.encoders.pipeline import match_first_dtype, walk

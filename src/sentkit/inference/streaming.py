@@ -26,15 +26,9 @@ from typing import Any
 import numpy as np
 
 from sentkit.errors import ConfigurationError, InputError, InputTypeError
+from sentkit.io.embeddings_format import MANIFEST, read_manifest
 from sentkit.io.embeddings_reader import EmbeddingReader
-from sentkit.io.embeddings_store import (
-    MANIFEST,
-    clear_folder,
-    new_manifest,
-    read_manifest,
-    write_manifest,
-    write_shard,
-)
+from sentkit.io.embeddings_store import clear_folder, new_manifest, write_manifest, write_shard
 from sentkit.io.model_identity import model_identity
 
 __all__ = ["encode_to_disk", "iter_lines"]
@@ -178,7 +172,7 @@ def _flat(identity: dict[str, Any], settings: dict[str, Any], store_texts: bool)
 
 def _drop_uncommitted(folder: Path, manifest: dict[str, Any]) -> None:
     """Delete files of shards that the manifest does not list (a crash before their commit)."""
-    from sentkit.io.embeddings_store import ShardFiles
+    from sentkit.io.embeddings_format import ShardFiles
 
     committed = {name for shard in manifest["shards"] for name in ShardFiles(int(shard["index"])).names()}
     for path in folder.iterdir():

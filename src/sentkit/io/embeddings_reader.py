@@ -14,7 +14,7 @@ from typing import Any, overload
 import numpy as np
 
 from sentkit.errors import InputError, InputTypeError
-from sentkit.io.embeddings_store import ShardFiles, read_manifest
+from sentkit.io.embeddings_format import ShardFiles, read_manifest
 
 __all__ = ["EmbeddingReader", "StoredTexts", "open_embeddings"]
 

@@ -39,6 +39,8 @@ from typing import IO, Any
 import numpy as np
 
 from sentkit.errors import InputError
+from sentkit.io.embeddings_format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, ShardFiles, read_manifest
+from sentkit.io.embeddings_reader import EmbeddingReader
 from sentkit.io.files import fsync_folder
 
 __all__ = [
@@ -52,32 +54,6 @@ __all__ = [
     "write_manifest",
     "write_shard",
 ]
-
-FORMAT_NAME = "sentkit-embeddings"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-
-
-@dataclass(frozen=True)
-class ShardFiles:
-    """The file names of shard ``index`` inside an embeddings folder."""
-
-    index: int
-
-    @property
-    def embeddings(self) -> str:
-        return f"embeddings-{self.index:05d}.npy"
-
-    @property
-    def texts(self) -> str:
-        return f"texts-{self.index:05d}.txt"
-
-    @property
-    def offsets(self) -> str:
-        return f"texts-{self.index:05d}.offsets.npy"
-
-    def names(self) -> tuple[str, str, str]:
-        return self.embeddings, self.texts, self.offsets
 
 
 @dataclass
@@ -136,29 +112,6 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     fsync_folder(folder)
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """Parse and check ``folder/manifest.json``.
-
-    Raises:
-        InputError: no manifest, invalid JSON, another format, or a newer version than this sentkit reads.
-    """
-    path = Path(folder) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{folder} is not an embeddings folder: it has no {MANIFEST}.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"Cannot read {path}: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise InputError(f"{path} is not a {FORMAT_NAME} manifest.")
-    if int(manifest.get("version", 0)) > FORMAT_VERSION:
-        raise InputError(
-            f"{path} has format version {manifest['version']}; this sentkit reads up to {FORMAT_VERSION}. "
-            "Upgrade sentkit."
-        )
-    return manifest
-
-
 def save_embeddings(
     folder: str | Path,
     embeddings: Any,
@@ -208,8 +161,6 @@ def load_embeddings(folder: str | Path, mmap: bool = False) -> StoredEmbeddings:
     Raises:
         InputError: not an embeddings folder, or a shard that is missing or does not match the manifest.
     """
-    from sentkit.io.embeddings_reader import EmbeddingReader
-
     reader = EmbeddingReader(folder)
     embeddings = reader.shard_embeddings(0) if mmap and len(reader.shard_rows) == 1 else np.asarray(reader)
     texts = list(reader.texts) if reader.texts is not None else None

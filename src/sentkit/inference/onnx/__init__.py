@@ -2,7 +2,7 @@
 
 - :mod:`~sentkit.inference.onnx.export` (needs torch): the pipeline as one fused ONNX graph,
   checked against torch and cached by model content (:mod:`~sentkit.inference.onnx.cache`).
-- :class:`~sentkit.inference.onnx.encoder.OnnxEncoder`: encodes with onnxruntime, tokenizers and
+- :class:`~sentkit.encoders.onnx_encoder.OnnxEncoder`: encodes with onnxruntime, tokenizers and
   numpy only, for fast-starting tools and servers.
 - ``SentenceTransformer(..., backend="onnx")``: the full API, with the forward pass on the graph
   (:mod:`~sentkit.inference.onnx.forward`).
