@@ -1,4 +1,7 @@
-"""How a :class:`~sentkit.index.VectorIndex` maps to its file: the header fields and the sections.
+"""The vector index file format: its header fields and sections, checked on read.
+
+:class:`~sentkit.index.VectorIndex` gathers its parts for :func:`write_index` and rebuilds itself
+from what :func:`read_index` returns; this module knows the format, not the class.
 
 Header (besides the section table of :mod:`sentkit.index.storage`)::
 
@@ -23,105 +26,54 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sentkit._version import __version__
-from sentkit.errors import IndexFormatError, MissingDependencyError
-from sentkit.index.engines import ENGINES, Engine, create_engine
-from sentkit.index.records import Records
+from sentkit.errors import IndexFormatError
+from sentkit.index.engines import Engine, GraphOptions, create_engine
 from sentkit.index.storage import Section, read_index_file, write_index_file
-
-if TYPE_CHECKING:
-    from sentkit.index.vector_index import VectorIndex
+from sentkit.index.store import VectorStore
 
 logger = logging.getLogger(__name__)
 
 FORMAT_NAME = "sentkit-vector-index"
 
 
-def save_index(index: VectorIndex, path: str | os.PathLike[str]) -> None:
-    """Write ``index`` to ``path`` atomically (see :meth:`VectorIndex.save`)."""
-    store, codec = index._store, index._codec
-    header = {
-        "format": FORMAT_NAME,
-        "sentkit_version": __version__,
-        "dimension": codec.dimension,
-        "metric": codec.metric,
-        "precision": codec.precision,
-        "engine": index.engine,
-        "keep_float": index.keep_float,
-        "count": len(index),
-        "graph": asdict(index._options),
-        "info": index.info,
-    }
-    sections: dict[str, Section] = {"records": index._records.to_json(), "codes": store.codes.array}
-    if store.scales is not None:
-        sections["scales"] = store.scales.array
-    if store.floats is not None:
-        sections["floats"] = store.floats.array
-    if codec.ranges is not None:
-        sections["ranges"] = codec.ranges
-    if index.engine != "exact" and len(index):
-        blob = index._ready_engine().to_bytes()
-        if blob is not None:
-            sections["engine"] = blob
-    write_index_file(path, header, sections)
+def write_index(path: str | os.PathLike[str], header: dict[str, Any], sections: dict[str, Section]) -> None:
+    """Write an index file atomically: ``header`` (the fields above, without ``format`` and
+    ``sentkit_version``, which are added here) and its ``sections``."""
+    write_index_file(path, {"format": FORMAT_NAME, "sentkit_version": __version__, **header}, sections)
 
 
-def load_index(cls: type[VectorIndex], path: str | os.PathLike[str], engine: str | None) -> VectorIndex:
-    """Read the index at ``path`` (see :meth:`VectorIndex.load`)."""
-    if engine is not None and engine not in ENGINES:
-        from sentkit.errors import InputError
+def read_index(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and sections of the index file at ``path``, its format and row count checked.
 
-        raise InputError(f"engine={engine!r} is not supported; use one of {', '.join(ENGINES)}.")
+    Raises:
+        IndexFormatError: a truncated or corrupt file, or not a vector index file.
+    """
     header, sections = read_index_file(path)
-    try:
-        return _build(cls, header, sections, engine)
-    except MissingDependencyError as exc:
-        raise MissingDependencyError(f"{exc} Or load {path} with engine='exact' to search it without.") from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise IndexFormatError(f"{path} does not hold a usable vector index: {exc}") from exc
-
-
-def _build(cls: type[VectorIndex], header: dict[str, Any], sections: dict[str, Any], engine: str | None) -> VectorIndex:
+    count = header.get("count")
     if header.get("format") != FORMAT_NAME:
-        raise ValueError(f"its format is {header.get('format')!r}, not {FORMAT_NAME!r}")
-    saved_engine, count = header["engine"], header["count"]
-    if not isinstance(count, int) or count < 0:
-        raise ValueError(f"count {count!r} is not a row count")
-    index = cls(
-        header["dimension"],
-        header["metric"],
-        engine or saved_engine,
-        header["precision"],
-        keep_float=header["keep_float"],
-        ranges=sections.get("ranges"),
-        info=header["info"],
-        **header["graph"],
-    )
-    index._store.restore(count, sections)
-    records = sections["records"]
-    if not isinstance(records, bytes):
-        raise ValueError("the 'records' section is not bytes")
-    index._records = Records.from_json(records)
-    if len(index._records) != count:
-        raise ValueError(f"it holds {len(index._records)} ids for {count} rows")
-    if index.engine != "exact" and count:  # an empty index builds its graph on the first add and search
-        blob = sections.get("engine") if index.engine == saved_engine else None
-        index._engine = _restored_engine(index, blob, str(header.get("engine")))
-    return index
+        problem = f"its format is {header.get('format')!r}, not {FORMAT_NAME!r}"
+    elif isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        problem = f"count {count!r} is not a row count"
+    elif not isinstance(sections.get("records"), bytes):
+        problem = "the 'records' section is not bytes"
+    else:
+        return header, sections
+    raise IndexFormatError(f"{path} does not hold a usable vector index: {problem}")
 
 
-def _restored_engine(index: VectorIndex, blob: Any, saved_engine: str) -> Engine:
-    """The saved graph when it can be read and covers every row, else one rebuilt from the rows."""
-    if isinstance(blob, bytes) and len(index):
+def restored_engine(name: str, store: VectorStore, options: GraphOptions, blob: Any, saved_engine: str) -> Engine:
+    """The saved graph ``blob`` when it can be read and covers every stored row, else one rebuilt
+    from the rows (with a warning)."""
+    if isinstance(blob, bytes) and len(store):
         try:
-            engine = create_engine(index.engine, index._store, index._options, blob)
-            if len(engine) == len(index):
+            engine = create_engine(name, store, options, blob)
+            if len(engine) == len(store):
                 return engine
-            problem = f"it holds {len(engine)} rows, not {len(index)}"
+            problem = f"it holds {len(engine)} rows, not {len(store)}"
         except (RuntimeError, ValueError) as exc:
             problem = str(exc)
         logger.warning("The saved %s graph cannot be used (%s); rebuilding it from the rows.", saved_engine, problem)
-    return create_engine(index.engine, index._store, index._options)
+    return create_engine(name, store, options)

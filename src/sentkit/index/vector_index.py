@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, TypedDict
 
 import numpy as np
 
-from sentkit.errors import InputError
+from sentkit.errors import IndexFormatError, InputError, MissingDependencyError
 from sentkit.index.codec import METRICS, PRECISIONS, Codec
 from sentkit.index.engines import ENGINES, Engine, ExactEngine, GraphOptions, create_engine
+from sentkit.index.persistence import read_index, restored_engine, write_index
 from sentkit.index.records import Id, Records
 from sentkit.index.scoring import candidate_scores
+from sentkit.index.storage import Section
 from sentkit.index.store import VectorStore
 
 QUERY_BLOCK = 1024  # queries searched and scored together (bounds the candidate arrays)
@@ -256,7 +259,7 @@ class VectorIndex:
 
     # ------------------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index to ``path`` atomically (see :mod:`sentkit.index.storage`).
+        """Write the index to ``path`` atomically (the format: :mod:`sentkit.index.persistence`).
 
         The file holds the settings, ids, metadata, codes, float embeddings (``keep_float``) and,
         for usearch and faiss, the serialized graph, so loading needs no rebuild. A crash during
@@ -265,9 +268,29 @@ class VectorIndex:
         Raises:
             OSError: the folder does not exist or cannot be written.
         """
-        from sentkit.index.persistence import save_index
-
-        save_index(self, path)
+        store, codec = self._store, self._codec
+        header = {
+            "dimension": codec.dimension,
+            "metric": codec.metric,
+            "precision": codec.precision,
+            "engine": self.engine,
+            "keep_float": self.keep_float,
+            "count": len(self),
+            "graph": asdict(self._options),
+            "info": self.info,
+        }
+        sections: dict[str, Section] = {"records": self._records.to_json(), "codes": store.codes.array}
+        if store.scales is not None:
+            sections["scales"] = store.scales.array
+        if store.floats is not None:
+            sections["floats"] = store.floats.array
+        if codec.ranges is not None:
+            sections["ranges"] = codec.ranges
+        if self.engine != "exact" and len(self):
+            blob = self._ready_engine().to_bytes()
+            if blob is not None:
+                sections["engine"] = blob
+        write_index(path, header, sections)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], engine: str | None = None) -> VectorIndex:
@@ -279,9 +302,37 @@ class VectorIndex:
                 ``engine="exact"`` to search without it).
             OSError: the file cannot be opened.
         """
-        from sentkit.index.persistence import load_index
+        if engine is not None:
+            _check_choice("engine", engine, ENGINES)
+        header, sections = read_index(path)
+        try:
+            return cls._from_file(header, sections, engine)
+        except MissingDependencyError as exc:
+            raise MissingDependencyError(f"{exc} Or load {path} with engine='exact' to search it without.") from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise IndexFormatError(f"{path} does not hold a usable vector index: {exc}") from exc
 
-        return load_index(cls, path, engine)
+    @classmethod
+    def _from_file(cls, header: dict[str, Any], sections: dict[str, Any], engine: str | None) -> VectorIndex:
+        saved_engine, count = header["engine"], header["count"]
+        index = cls(
+            header["dimension"],
+            header["metric"],
+            engine or saved_engine,
+            header["precision"],
+            keep_float=header["keep_float"],
+            ranges=sections.get("ranges"),
+            info=header["info"],
+            **header["graph"],
+        )
+        index._store.restore(count, sections)
+        index._records = Records.from_json(sections["records"])
+        if len(index._records) != count:
+            raise ValueError(f"it holds {len(index._records)} ids for {count} rows")
+        if index.engine != "exact" and count:  # an empty index builds its graph on the first add and search
+            blob = sections.get("engine") if index.engine == saved_engine else None
+            index._engine = restored_engine(index.engine, index._store, index._options, blob, str(saved_engine))
+        return index
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
