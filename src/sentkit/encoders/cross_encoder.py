@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from sentkit.encoders.activation import Activation, activation_path, saved_activation
+from sentkit.encoders.fit_entry import fit_function
 from sentkit.encoders.folders import format_versions, save_pipeline
 from sentkit.encoders.model_card_mixin import ModelCardMixin
 from sentkit.encoders.pairs import Pair, as_pair_list, check_top_k, legacy_call_arguments, rename_legacy_arguments
@@ -424,6 +425,4 @@ class CrossEncoder(ModelCardMixin, nn.Sequential):
         Runs on :class:`~sentkit.train.CrossEncoderTrainer`; the arguments are those of
         :func:`sentkit.train.fit.fit_cross_encoder`. Needs the ``train`` extra.
         """
-        from sentkit.train.fit import fit_cross_encoder
-
-        fit_cross_encoder(self, *args, **kwargs)
+        fit_function("CrossEncoder")(self, *args, **kwargs)

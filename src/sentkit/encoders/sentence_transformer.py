@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from sentkit.encoders.engine_setup import ONNX_OPTIONS, set_up_engine
+from sentkit.encoders.fit_entry import fit_function
 from sentkit.encoders.folders import format_versions, load_pipeline, save_pipeline
 from sentkit.encoders.model_card_mixin import ModelCardMixin
 from sentkit.encoders.pipeline import check_dimensions, enable_layer_outputs, match_first_dtype
@@ -532,6 +533,4 @@ class SentenceTransformer(ModelCardMixin, nn.Sequential):
         Runs on :class:`~sentkit.train.SentenceTransformerTrainer`; the arguments are those of
         :func:`sentkit.train.fit.fit_sentence_transformer`. Needs the ``train`` extra.
         """
-        from sentkit.train.fit import fit_sentence_transformer
-
-        fit_sentence_transformer(self, *args, **kwargs)
+        fit_function("SentenceTransformer")(self, *args, **kwargs)
