@@ -6,7 +6,9 @@ CLIPProcessor) is built once; the reference builds and saves its model folder wi
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import io
 import json
 import shutil
 import sys
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw, ImageFilter
 
 from sentkit import SentenceTransformer, util
@@ -115,6 +118,40 @@ def test_mixed_images_and_texts_come_back_in_input_order(
     assert max_abs_diff(ours, expected) <= 1e-5
     if batch_size == 1:  # the reference takes a mixed list too while no batch mixes modalities
         assert max_abs_diff(ours, reference.encode(mixed, batch_size=1)) <= 1e-5
+
+
+def test_image_files_uris_arrays_and_dicts_match_the_reference(
+    model: SentenceTransformer, reference: Any, images: list, tmp_path: Path
+) -> None:
+    """Every image form the reference takes: a path, a data URI, H x W x C and C x H x W arrays (a
+    float array is rescaled as the processor does), a one-key dict; a text naming no existing image
+    file stays a text; a single item gives one vector."""
+    images[0].save(tmp_path / "first.png")
+    images[1].rotate(30).save(tmp_path / "second.jpg")
+    buffer = io.BytesIO()
+    images[2].save(buffer, format="PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    pixels = np.array(images[3])  # (H, W, 3) uint8, writable
+    forms = [
+        str(tmp_path / "first.png"),
+        uri,
+        pixels,
+        torch.from_numpy(pixels).permute(2, 0, 1),
+        {"image": images[4]},
+        pixels.astype(np.float32) / 255,
+        str(tmp_path / "second.jpg"),
+    ]
+    assert max_abs_diff(model.encode(forms, batch_size=3), reference.encode(forms, batch_size=3)) <= 1e-5
+    assert max_abs_diff(model.encode(forms[0]), model.encode(images[0])) <= 1e-5  # the file is that image
+    texts = [{"text": TEXTS[0]}, str(tmp_path / "missing.png"), str(tmp_path / "first.png") + " "]
+    assert max_abs_diff(model.encode(texts), reference.encode(texts)) <= 1e-5
+    for single in (forms[0], pixels, {"image": images[4]}, uri):
+        ours = model.encode(single)
+        assert ours.shape == (16,)
+        assert max_abs_diff(ours, reference.encode(single)) <= 1e-5
+    # A mixed call takes them too (the reference needs one modality per batch): same vectors in input order.
+    mixed = model.encode([TEXTS[0], *forms[:3]], batch_size=4)
+    assert max_abs_diff(mixed, np.concatenate([model.encode(TEXTS[:1]), model.encode(forms[:3])])) <= 1e-5
 
 
 def test_features_keys_and_prompts_match_the_reference(
@@ -235,9 +272,16 @@ def test_bad_inputs_raise_clear_errors(folders: dict[str, Path], model: Sentence
         text_only.encode(["a text", images[0]])
     with pytest.raises(InputTypeError, match=r"index 0 is an image .*text only"):
         text_only.encode(images[0])
-    for bad in (None, 3, {"image": images[0]}, np.zeros((4, 4, 3))):
-        with pytest.raises(InputTypeError, match=r"index 2 is .*str or a PIL image"):
+    for bad in (None, 3, np.zeros((4, 4)), b"bytes"):
+        with pytest.raises(InputTypeError, match=r"index 2 is .*str or an image"):
             model.encode([TEXTS[0], images[0], bad])
+    for bad_dict in ({"image": images[0], "text": "x"}, {"audio": [0.0]}, {}):  # the reference: ValueError too
+        with pytest.raises(InputError, match=r"index 1 is a dict"):
+            model.encode([TEXTS[0], bad_dict])
+    with pytest.raises(InputError, match="Cannot open the image"):
+        model.encode(["data:image/png;base64,bm90IGFuIGltYWdl"])  # "not an image"
+    with pytest.raises(InputTypeError, match=r"index 0 is dict .*must be a str"):
+        text_only.encode([{"image": images[0]}])
     with pytest.raises(InputTypeError, match=r"index 1 is int"):
         model.tokenize(["a", 5])
     with pytest.raises(UnencodableTextError, match="index 3"):  # counted among all inputs, images included

@@ -1,14 +1,18 @@
-"""Checks on what users pass to ``encode``: every item a text, with errors that name the item."""
+"""Checks on what users pass to ``encode``: every item a text (or, for image models, an image),
+with errors that name the item."""
 
 from __future__ import annotations
 
 import operator
+import os
 import sys
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -19,32 +23,74 @@ _PACKAGE_FOLDER = str(Path(__file__).resolve().parents[1])  # .../sentkit
 # Unicode categories with no visible content: controls (Cc) and format characters such as zero-width
 # spaces and joiners, the byte order mark and soft hyphens (Cf).
 _INVISIBLE = frozenset({"Cc", "Cf"})
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tiff", ".webp")
 
 
 def as_text_list(inputs: Any, modalities: Sequence[str] = ("text",)) -> tuple[list[Any], bool]:
     """Return ``(texts, is_single)`` for one input or a collection of inputs.
 
-    Inputs are texts (``str``), and PIL images when ``modalities`` (the model's) holds ``"image"``.
+    Inputs are texts (``str``). When ``modalities`` (the model's) holds ``"image"``, as
+    sentence-transformers does for such models: PIL images, image arrays (a 3-D numpy array or
+    tensor, H x W x C or C x H x W), image references (a local file or an http(s) URL ending in an
+    image extension, or a ``data:image/`` URI; they become :class:`ImageFile` and open when their
+    batch is encoded), and ``{"image": ...}`` / ``{"text": ...}`` dicts of one key.
 
     Raises:
+        InputError: a dict with other keys, or with both a text and an image (names its index).
         InputTypeError: ``inputs`` is neither an input nor an iterable of inputs, or an item is of
             another type, or an image for a text-only model (the message names its index and type).
     """
-    if isinstance(inputs, str):
-        return [inputs], True
-    if is_image(inputs):
-        _check_item(inputs, 0, modalities)
-        return [inputs], True
+    takes_images = "image" in modalities
+    if (
+        isinstance(inputs, str)
+        or is_image(inputs)
+        or (takes_images and (isinstance(inputs, dict) or _is_array(inputs)))
+    ):
+        return [_checked_item(inputs, 0, modalities)], True
     if isinstance(inputs, (bytes, bytearray, dict)) or not isinstance(inputs, Iterable):
         raise InputTypeError(
             f"encode takes a str or a list of str, got {type(inputs).__name__}. "
             "Decode bytes first (data.decode('utf-8'))."
         )
-    texts = inputs.tolist() if isinstance(inputs, np.ndarray) else list(inputs)
-    for index, item in enumerate(texts):
-        if not isinstance(item, str):
-            _check_item(item, index, modalities)
-    return texts, False
+    items = list(inputs) if takes_images or not isinstance(inputs, np.ndarray) else inputs.tolist()
+    if not takes_images:
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                _check_item(item, index, modalities)
+        return items, False
+    return [_checked_item(item, index, modalities) for index, item in enumerate(items)], False
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An image given by reference: a local path, an http(s) URL or a ``data:image/`` URI."""
+
+    source: str
+
+    def load(self) -> Any:
+        """The image as an RGB PIL image, turned upright by its EXIF orientation (transformers'
+        ``load_image``, as sentence-transformers opens it; a URL needs the network).
+
+        Raises:
+            InputError: the source cannot be read or is not an image.
+        """
+        from transformers.image_utils import load_image
+
+        try:
+            return load_image(self.source)
+        except Exception as exc:  # PIL, httpx and base64 raise many kinds
+            raise InputError(f"Cannot open the image {_preview(self.source)}: {exc}") from exc
+
+
+def is_image_reference(text: str) -> bool:
+    """Whether the text ``text`` names an image, as sentence-transformers decides it for image models:
+    a ``data:image/`` URI, an http(s) URL whose path ends in an image extension, or an existing local
+    file with such an extension."""
+    if text.startswith("data:image/"):
+        return True
+    if text.startswith(("http://", "https://")) and " " not in text:
+        return urlparse(text).path.lower().endswith(IMAGE_EXTENSIONS)
+    return text.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(text)
 
 
 def is_image(item: Any) -> bool:
@@ -53,17 +99,50 @@ def is_image(item: Any) -> bool:
     return module is not None and isinstance(item, module.Image)
 
 
+def is_image_input(item: Any) -> bool:
+    """Whether ``item`` is an image an image model takes as it is: a PIL image, an image array or an
+    :class:`ImageFile`."""
+    return is_image(item) or isinstance(item, ImageFile) or _is_array(item)
+
+
+def _is_array(item: Any) -> bool:
+    """A 3-D numpy array or torch tensor: one image (torch is not imported for the check)."""
+    if isinstance(item, np.ndarray):
+        return item.ndim == 3
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(item, torch.Tensor) and item.dim() == 3
+
+
+def _checked_item(item: Any, index: int, modalities: Sequence[str]) -> Any:
+    """``item`` as encode takes it: a dict of one key unwrapped, an image reference as
+    :class:`ImageFile` (for image models only); anything else not a text or image raises."""
+    if isinstance(item, dict) and "image" in modalities:
+        if len(item) != 1 or next(iter(item)) not in ("text", "image"):
+            keys = sorted(map(str, item))
+            raise InputError(
+                f"Input at index {index} is a dict with keys {keys}; this model takes {{'text': ...}} or "
+                "{'image': ...} alone and embeds texts and images separately: encode each in its own input."
+            )
+        item = next(iter(item.values()))
+        if isinstance(item, dict):
+            raise InputError(f"Input at index {index} nests a dict in a dict; give the text or image itself.")
+    if isinstance(item, str):
+        return ImageFile(item) if "image" in modalities and is_image_reference(item) else item
+    _check_item(item, index, modalities)
+    return item
+
+
 def _check_item(item: Any, index: int, modalities: Sequence[str]) -> None:
-    """Raise :class:`InputTypeError` for an input item other than a text or, for image models, a PIL image."""
+    """Raise :class:`InputTypeError` for an input item other than a text or, for image models, an image."""
+    if "image" in modalities and is_image_input(item):
+        return
     if is_image(item):
-        if "image" in modalities:
-            return
         raise InputTypeError(
             f"Input at index {index} is an image ({type(item).__name__}); this model takes text only. "
             "Encode images with an image model such as CLIPModel, or pass the image's caption."
         )
-    allowed = "a str or a PIL image" if "image" in modalities else "a str"
-    hint = " (PIL.Image.open(path) or PIL.Image.fromarray(array) for images)" if "image" in modalities else ""
+    allowed = "a str or an image (PIL image, 3-D array, path, URL or data URI)" if "image" in modalities else "a str"
+    hint = " (PIL.Image.fromarray(array) for other arrays)" if "image" in modalities else ""
     raise InputTypeError(
         f"Input at index {index} is {type(item).__name__} ({_preview(item)}); every input must be {allowed}. "
         f"Convert{hint} or drop it before encoding."

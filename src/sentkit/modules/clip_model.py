@@ -21,7 +21,7 @@ from torch import Tensor
 
 from sentkit._optional import require
 from sentkit.errors import ConfigurationError, InputError, InputTypeError, ModelFormatError, UnencodableTextError
-from sentkit.inference.inputs import is_image
+from sentkit.inference.inputs import ImageFile, is_image_input
 from sentkit.io.files import read_json_object, write_json
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules.base import Features, InputModule, LoadOptions, Module
@@ -136,19 +136,24 @@ class CLIPModel(InputModule):
 
     # ------------------------------------------------------------------------------- features
     def tokenize(self, texts: list[Any], **kwargs: Any) -> Features:
-        """Features for a batch of texts and/or PIL images (see the module docstring for the keys).
+        """Features for a batch of texts and/or images (see the module docstring for the keys).
 
         Texts give ``input_ids`` and ``attention_mask`` (B_text, T), padded to the longest and
         truncated to :attr:`max_seq_length`; images give ``pixel_values`` (B_image, 3, H, W).
 
         Raises:
-            InputTypeError: an item that is neither a str nor a PIL image (names its index).
+            InputTypeError: an item that is neither a str nor an image (names its index).
+            InputError: an image file that cannot be opened.
             UnencodableTextError: a text that is not valid Unicode (names its index in the batch).
         """
         kinds = [_kind(item, index) for index, item in enumerate(texts)]
         text_positions = [index for index, kind in enumerate(kinds) if kind == TEXT]
         text_items = [texts[index] for index in text_positions]
-        images = [item for item, kind in zip(texts, kinds, strict=True) if kind == IMAGE]
+        images = [
+            item.load() if isinstance(item, ImageFile) else item
+            for item, kind in zip(texts, kinds, strict=True)
+            if kind == IMAGE
+        ]  # image files open here, a batch at a time
         features: Features = {}
         if text_items or not images:
             try:
@@ -252,11 +257,11 @@ class CLIPModel(InputModule):
 def _kind(item: Any, index: int) -> int:
     if isinstance(item, str):
         return TEXT
-    if is_image(item):
+    if is_image_input(item):
         return IMAGE
     raise InputTypeError(
-        f"Input at index {index} is {type(item).__name__}; CLIPModel takes texts (str) and PIL images. "
-        "Open image files with PIL.Image.open(path) and convert arrays with PIL.Image.fromarray(array)."
+        f"Input at index {index} is {type(item).__name__}; CLIPModel takes texts (str) and images "
+        "(PIL images, 3-D arrays, or ImageFile for paths, URLs and data URIs)."
     )
 
 
