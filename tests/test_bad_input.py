@@ -49,10 +49,18 @@ def test_non_string_item_names_index_and_type(model: SentenceTransformer, item, 
         model.encode(["fine", "also fine", item, "fine"])
 
 
-@pytest.mark.parametrize("value", [None, 3.5, b"raw bytes", {"query": "dict"}])
+@pytest.mark.parametrize("value", [None, 3.5, b"raw bytes"])
 def test_non_text_argument_is_rejected(model: SentenceTransformer, value) -> None:
     with pytest.raises(InputTypeError, match="str or a list of str"):
         model.encode(value)
+
+
+def test_dict_inputs_are_text_under_the_text_key_only(model: SentenceTransformer) -> None:
+    assert np.array_equal(model.encode({"text": "a dict"}), model.encode("a dict"))  # as the reference
+    with pytest.raises(InputError, match=r"index 0 is a dict with keys \['query'\]; this model takes \{'text'"):
+        model.encode({"query": "dict"})
+    with pytest.raises(InputError, match=r"index 1 is a dict with keys \['image'\]"):
+        model.encode(["fine", {"image": "cat.png"}])
 
 
 def test_lone_surrogate_names_index(model: SentenceTransformer) -> None:

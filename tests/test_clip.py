@@ -143,7 +143,13 @@ def test_image_files_uris_arrays_and_dicts_match_the_reference(
     ]
     assert max_abs_diff(model.encode(forms, batch_size=3), reference.encode(forms, batch_size=3)) <= 1e-5
     assert max_abs_diff(model.encode(forms[0]), model.encode(images[0])) <= 1e-5  # the file is that image
-    texts = [{"text": TEXTS[0]}, str(tmp_path / "missing.png"), str(tmp_path / "first.png") + " "]
+    texts = [
+        {"text": TEXTS[0]},
+        {"text": str(tmp_path / "first.png")},  # the key says text, though it names an image file
+        str(tmp_path / "missing.png"),
+        str(tmp_path / "first.png") + " ",
+        "https://[[not a url]].png",
+    ]
     assert max_abs_diff(model.encode(texts), reference.encode(texts)) <= 1e-5
     for single in (forms[0], pixels, {"image": images[4]}, uri):
         ours = model.encode(single)
@@ -280,8 +286,13 @@ def test_bad_inputs_raise_clear_errors(folders: dict[str, Path], model: Sentence
             model.encode([TEXTS[0], bad_dict])
     with pytest.raises(InputError, match="Cannot open the image"):
         model.encode(["data:image/png;base64,bm90IGFuIGltYWdl"])  # "not an image"
-    with pytest.raises(InputTypeError, match=r"index 0 is dict .*must be a str"):
+    with pytest.raises(InputError, match=r"index 0 is a dict with keys \['image'\]; this model takes \{'text'"):
         text_only.encode([{"image": images[0]}])
+    assert max_abs_diff(text_only.encode({"text": "a text"}), text_only.encode("a text")) == 0  # as the reference
+    with pytest.raises(InputError, match="Cannot open the image"):  # the key says image: no silent text
+        model.encode([{"image": "/no/such/picture.png"}])
+    with pytest.raises(InputTypeError, match=r"index 1: \{'image': ...\} holds int"):
+        model.encode([TEXTS[0], {"image": 3}])
     with pytest.raises(InputTypeError, match=r"index 1 is int"):
         model.tokenize(["a", 5])
     with pytest.raises(UnencodableTextError, match="index 3"):  # counted among all inputs, images included

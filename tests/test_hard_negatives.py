@@ -160,7 +160,8 @@ def test_deprecated_format_names_match_reference(models, dataset, options, caplo
     ours, expected = mine_both(models, dataset, **options)
     assert ours.column_names == expected.column_names
     assert_same_rows(ours, expected)
-    assert "deprecated" in caplog.text or "include_positives=True" in caplog.text
+    ours_logged = _sentkit_log(caplog)
+    assert "deprecated" in ours_logged or "include_positives=True" in ours_logged
 
 
 def test_columns_are_picked_by_name(models) -> None:
@@ -223,7 +224,7 @@ def test_include_positives_matches_reference(models, dataset, caplog) -> None:
     assert ours.column_names[:5] == ["query", "answer", "negative_1", "negative_2", "negative_3"]
     negatives = zip(ours["negative_1"], ours["negative_2"], ours["negative_3"], strict=True)
     assert any(positive in row for positive, row in zip(ours["answer"], negatives, strict=True))
-    assert "n-tuple" in caplog.text
+    assert "n-tuple" in _sentkit_log(caplog)
 
 
 @pytest.mark.parametrize(
@@ -402,3 +403,8 @@ def test_bad_input_raises(models, data, options, error, match, reference_match) 
 def test_a_dataset_is_required(models) -> None:
     with pytest.raises(InputTypeError, match=r"datasets\.Dataset"):
         mine_hard_negatives([("a", "b")], models["ours"], verbose=False)
+
+
+def _sentkit_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What sentkit logged (the reference logs the same warnings, which must not count)."""
+    return "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("sentkit"))

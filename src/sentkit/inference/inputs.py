@@ -29,34 +29,27 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tiff", ".webp")
 def as_text_list(inputs: Any, modalities: Sequence[str] = ("text",)) -> tuple[list[Any], bool]:
     """Return ``(texts, is_single)`` for one input or a collection of inputs.
 
-    Inputs are texts (``str``). When ``modalities`` (the model's) holds ``"image"``, as
-    sentence-transformers does for such models: PIL images, image arrays (a 3-D numpy array or
-    tensor, H x W x C or C x H x W), image references (a local file or an http(s) URL ending in an
-    image extension, or a ``data:image/`` URI; they become :class:`ImageFile` and open when their
-    batch is encoded), and ``{"image": ...}`` / ``{"text": ...}`` dicts of one key.
+    Inputs are texts (``str``, or ``{"text": str}``). When ``modalities`` (the model's) holds
+    ``"image"``, as sentence-transformers takes them for such models, also images: PIL images, image
+    arrays (a 3-D numpy array or tensor, H x W x C or C x H x W), image references (a local file or
+    an http(s) URL ending in an image extension, or a ``data:image/`` URI) and ``{"image": ...}``;
+    references become :class:`ImageFile` and open when their batch is encoded.
 
     Raises:
-        InputError: a dict with other keys, or with both a text and an image (names its index).
+        InputError: a dict with another key or several keys (names its index).
         InputTypeError: ``inputs`` is neither an input nor an iterable of inputs, or an item is of
             another type, or an image for a text-only model (the message names its index and type).
     """
     takes_images = "image" in modalities
-    if (
-        isinstance(inputs, str)
-        or is_image(inputs)
-        or (takes_images and (isinstance(inputs, dict) or _is_array(inputs)))
-    ):
+    if isinstance(inputs, (str, dict)) or is_image(inputs) or (takes_images and _is_array(inputs)):
         return [_checked_item(inputs, 0, modalities)], True
-    if isinstance(inputs, (bytes, bytearray, dict)) or not isinstance(inputs, Iterable):
+    if isinstance(inputs, (bytes, bytearray)) or not isinstance(inputs, Iterable):
         raise InputTypeError(
             f"encode takes a str or a list of str, got {type(inputs).__name__}. "
             "Decode bytes first (data.decode('utf-8'))."
         )
-    items = list(inputs) if takes_images or not isinstance(inputs, np.ndarray) else inputs.tolist()
-    if not takes_images:
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                _check_item(item, index, modalities)
+    items = inputs.tolist() if isinstance(inputs, np.ndarray) and not takes_images else list(inputs)
+    if not takes_images and all(isinstance(item, str) for item in items):
         return items, False
     return [_checked_item(item, index, modalities) for index, item in enumerate(items)], False
 
@@ -89,7 +82,10 @@ def is_image_reference(text: str) -> bool:
     if text.startswith("data:image/"):
         return True
     if text.startswith(("http://", "https://")) and " " not in text:
-        return urlparse(text).path.lower().endswith(IMAGE_EXTENSIONS)
+        try:
+            return urlparse(text).path.lower().endswith(IMAGE_EXTENSIONS)
+        except ValueError:  # a malformed URL ("https://[[x]]") is a text
+            return False
     return text.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(text)
 
 
@@ -114,22 +110,38 @@ def _is_array(item: Any) -> bool:
 
 
 def _checked_item(item: Any, index: int, modalities: Sequence[str]) -> Any:
-    """``item`` as encode takes it: a dict of one key unwrapped, an image reference as
-    :class:`ImageFile` (for image models only); anything else not a text or image raises."""
-    if isinstance(item, dict) and "image" in modalities:
-        if len(item) != 1 or next(iter(item)) not in ("text", "image"):
-            keys = sorted(map(str, item))
-            raise InputError(
-                f"Input at index {index} is a dict with keys {keys}; this model takes {{'text': ...}} or "
-                "{'image': ...} alone and embeds texts and images separately: encode each in its own input."
-            )
-        item = next(iter(item.values()))
-        if isinstance(item, dict):
-            raise InputError(f"Input at index {index} nests a dict in a dict; give the text or image itself.")
+    """``item`` as encode takes it: a one-key dict unwrapped, a string under ``"image"`` or naming an
+    image (image models only) as :class:`ImageFile`; anything else not a text or image raises."""
+    if isinstance(item, dict):
+        return _unwrapped(item, index, modalities)
     if isinstance(item, str):
         return ImageFile(item) if "image" in modalities and is_image_reference(item) else item
     _check_item(item, index, modalities)
     return item
+
+
+def _unwrapped(item: dict[Any, Any], index: int, modalities: Sequence[str]) -> Any:
+    """The text or image of ``{"text": ...}`` / ``{"image": ...}``: the key says which it is, whatever
+    the value looks like (a string under ``"image"`` is an image reference, opened when encoded)."""
+    kinds = ("text", "image") if "image" in modalities else ("text",)
+    if len(item) != 1 or next(iter(item)) not in kinds:
+        accepted = " or ".join(f"{{'{kind}': ...}}" for kind in kinds)
+        raise InputError(
+            f"Input at index {index} is a dict with keys {sorted(map(str, item))}; this model takes {accepted} "
+            "with one key (texts and images are embedded separately: give each its own input)."
+        )
+    kind, value = next(iter(item.items()))
+    if kind == "image":
+        if isinstance(value, str):
+            return ImageFile(value)
+        if not is_image_input(value):
+            raise InputTypeError(
+                f"Input at index {index}: {{'image': ...}} holds {type(value).__name__}, not an image."
+            )
+        return value
+    if not isinstance(value, str):
+        raise InputTypeError(f"Input at index {index}: {{'text': ...}} holds {type(value).__name__}, not a str.")
+    return value
 
 
 def _check_item(item: Any, index: int, modalities: Sequence[str]) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from sentkit.errors import ConfigurationError, InputError, InputTypeError
-from sentkit.io.embeddings_format import MANIFEST, read_manifest
+from sentkit.io.embeddings_format import MANIFEST, ShardFiles, read_manifest
 from sentkit.io.embeddings_reader import EmbeddingReader
 from sentkit.io.embeddings_store import clear_folder, new_manifest, write_manifest, write_shard
 from sentkit.io.model_identity import model_identity
@@ -172,8 +172,6 @@ def _flat(identity: dict[str, Any], settings: dict[str, Any], store_texts: bool)
 
 def _drop_uncommitted(folder: Path, manifest: dict[str, Any]) -> None:
     """Delete files of shards that the manifest does not list (a crash before their commit)."""
-    from sentkit.io.embeddings_format import ShardFiles
-
     committed = {name for shard in manifest["shards"] for name in ShardFiles(int(shard["index"])).names()}
     for path in folder.iterdir():
         is_ours = path.name.startswith(("embeddings-", "texts-")) or path.name == MANIFEST + ".tmp"

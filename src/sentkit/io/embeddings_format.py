@@ -58,7 +58,10 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise InputError(f"Cannot read {path}: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise InputError(f"{path} is not a {FORMAT_NAME} manifest.")
-    if int(manifest.get("version", 0)) > FORMAT_VERSION:
+    version = manifest.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InputError(f"{path} has format version {version!r}, which is not an integer.")
+    if version > FORMAT_VERSION:
         raise InputError(
             f"{path} has format version {manifest['version']}; this sentkit reads up to {FORMAT_VERSION}. "
             "Upgrade sentkit."

@@ -12,16 +12,14 @@ Look-ups are skipped (they return None) when ``HF_HUB_OFFLINE`` is set.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
 from sentkit.errors import InputError
+from sentkit.io.resolve import hub_offline
 
 logger = logging.getLogger(__name__)
-
-_TRUE = {"1", "on", "yes", "true"}
 
 
 class HubClient(Protocol):
@@ -59,11 +57,6 @@ def make_client(token: str | bool | None = None) -> HubClient:
 
     client: HubClient = HfApi(token=token)
     return client
-
-
-def hub_offline() -> bool:
-    """Whether ``HF_HUB_OFFLINE`` forbids hub calls."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
 
 
 def find_model(model_id: str, revision: str | None = None) -> tuple[str, str | None] | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sentkit.io import hub_upload
+from sentkit.io.model_card_format import join_names
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,6 @@ SENTENCE_BERT_CITATION = """
     url = "https://arxiv.org/abs/1908.10084",
 }
 """
-
-
-def _join_names(names: list[str]) -> str:
-    """``["A", "B", "C"]`` -> ``"A, B and C"``."""
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @dataclass
@@ -203,7 +199,7 @@ class BaseModelCardData:
         by_citation: dict[str, list[str]] = defaultdict(list)
         for name, citation in citations.items():
             by_citation[citation].append(name)
-        self.citations = {_join_names(names): citation for citation, names in by_citation.items()}
+        self.citations = {join_names(names): citation for citation, names in by_citation.items()}
         self.add_tags([f"loss:{name}" for name in dict.fromkeys(type(loss).__name__ for loss in losses)])
 
     def set_evaluation_metrics(self, evaluator: Any, metrics: dict[str, Any], epoch: int = 0, step: int = 0) -> None:

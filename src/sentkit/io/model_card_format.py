@@ -211,3 +211,8 @@ def format_training_logs(logs: list[dict[str, Any]], best_step: int | None) -> d
     ]
     table = markdown_table(rows)
     return {"eval_lines": table, "explain_bold_in_eval": "**" in table}
+
+
+def join_names(names: list[str]) -> str:
+    """``["A", "B", "C"]`` -> ``"A, B and C"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sentkit.io.model_card_format import join_names
+
 SBERT = "[sentence-transformers](https://www.SBERT.net)"
 
 
@@ -85,10 +87,6 @@ def _plural(count: int) -> str:
     return "s" if count > 1 else ""
 
 
-def _and_join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _dataset_link(dataset: dict[str, Any]) -> str:
     name = dataset.get("name") or dataset.get("id")
     return f"[{name}](https://huggingface.co/datasets/{dataset['id']})" if dataset.get("id") else str(name)
@@ -137,7 +135,7 @@ def _introduction(values: dict[str, Any], text: FamilyText, family: str) -> str:
     named = [dataset for dataset in values.get("train_datasets", []) if dataset.get("name")]
     if named:
         names = ", ".join(str(dataset["name"]) for dataset in named)
-        listed = str(len(named)) if len(names) > 200 else "the " + _and_join([_dataset_link(d) for d in named])
+        listed = str(len(named)) if len(names) > 200 else "the " + join_names([_dataset_link(d) for d in named])
         sentence += f" on {listed} dataset{_plural(len(named))}"
     what = text.what_it_does.format(
         output_dimensionality=values.get("output_dimensionality"), task_name=values.get("task_name")
@@ -220,7 +218,7 @@ def _evaluation(values: dict[str, Any], text: FamilyText) -> str:
         names = entry["dataset_name"]
         if names:
             listed = [names] if isinstance(names, str) else list(names)
-            out.append(f"* Dataset{_plural(len(listed))}: " + _and_join([f"`{name}`" for name in listed]))
+            out.append(f"* Dataset{_plural(len(listed))}: " + join_names([f"`{name}`" for name in listed]))
         line = "* Evaluated with " + _reference_link(entry["class_name"], text, "evaluation")
         if entry["config_code"]:
             line += " with these parameters:\n" + entry["config_code"]

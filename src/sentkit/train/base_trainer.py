@@ -92,6 +92,7 @@ class BaseTrainer(CheckpointMixin, Trainer):
                 f"eval_strategy={args.eval_strategy.value!r} needs an eval_dataset or an evaluator; "
                 "pass one, or set eval_strategy='no'."
             )
+        default_args_dict = self._default_args_dict()  # the card lists the arguments that differ from these
         super().__init__(
             model=None if model_init is not None else model,  # model_init wins, as in the reference
             args=args,
@@ -120,21 +121,25 @@ class BaseTrainer(CheckpointMixin, Trainer):
         if not any(isinstance(callback, TrainingLogCallback) for callback in self.callback_handler.callbacks):
             self.add_callback(TrainingLogCallback())
         self.add_callback(ZeroLossGradientsCallback())
-        self.add_model_card_callback(args)
+        self.add_model_card_callback(default_args_dict)
 
     # ------------------------------------------------------------------------- set-up
-    def add_model_card_callback(self, args: Any) -> None:
+    def _default_args_dict(self) -> dict[str, Any]:
+        """The default training arguments as a dict, made on the accelerator state ``args`` set up
+        (as the reference does), or on a state of their own when ``args`` configured none."""
+        try:
+            config = {"use_configured_state": True}
+            return dict(self.training_args_class(output_dir="unused", accelerator_config=config).to_dict())
+        except ValueError:  # no configured accelerator state to reuse
+            return dict(self.training_args_class(output_dir="unused").to_dict())
+
+    def add_model_card_callback(self, default_args_dict: dict[str, Any]) -> None:
         """Record data sets, losses, hyper-parameters and logs in ``model.model_card_data`` for the card
-        (:mod:`sentkit.train.model_card_callback`); override to leave them out."""
-        try:  # the defaults, to list the arguments that differ; reuses the accelerator state args set up
-            defaults = self.training_args_class(
-                output_dir="unused", accelerator_config={"use_configured_state": True}
-            ).to_dict()
-        except ValueError:
-            defaults = self.training_args_class(output_dir="unused").to_dict()
-        callback = ModelCardCallback(defaults)
+        (:mod:`sentkit.train.model_card_callback`); ``default_args_dict`` holds the default training
+        arguments, so that the card lists those that differ. Override to leave the card data out."""
+        callback = ModelCardCallback(default_args_dict)
         self.add_callback(callback)
-        callback.on_init_end(args, self.state, self.control, model=self.model, trainer=self)
+        callback.on_init_end(self.args, self.state, self.control, model=self.model, trainer=self)
 
     def create_model_card(
         self,
