@@ -339,12 +339,31 @@ def test_cache_folder_reuses_the_embeddings(models, dataset, tmp_path, monkeypat
     assert names == sorted(path.name for path in (tmp_path / "reference").iterdir())  # the reference's hashes
     assert len(names) == 2
 
-    def no_encoding(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("encoded although the embeddings are cached")
+    encode = models["ours"].encode
 
-    monkeypatch.setattr(models["ours"], "encode", no_encoding)
+    def only_the_check(sentences: Any, **kwargs: Any) -> Any:  # the first text, to check whose file it is
+        assert len(sentences) == 1, "encoded although the embeddings are cached"
+        return encode(sentences, **kwargs)
+
+    monkeypatch.setattr(models["ours"], "encode", only_the_check)
     again = mine_hard_negatives(dataset, models["ours"], verbose=False, cache_folder=str(tmp_path / "reference"))
     assert_same_rows(again, first)
+
+
+def test_cache_files_of_another_model_are_replaced(models, dataset, tmp_path, caplog) -> None:
+    """A local model's cache name does not say which model wrote it (as in the reference): a file that
+    is not this model's embeddings is encoded again, not used."""
+    first = mine_hard_negatives(dataset, models["ours"], verbose=False, cache_folder=str(tmp_path))
+    generator = np.random.default_rng(0)
+    for path in tmp_path.iterdir():  # another model's vectors under the same names
+        stored = np.load(path)
+        other = generator.standard_normal(stored.shape).astype(np.float32)
+        np.save(path, other / np.linalg.norm(other, axis=1, keepdims=True))
+    again = mine_hard_negatives(dataset, models["ours"], verbose=False, cache_folder=str(tmp_path))
+    assert_same_rows(again, first)
+    assert _sentkit_log(caplog).count("were not made by this model") == 2
+    rows = mine_hard_negatives(dataset, models["ours"], verbose=False, cache_folder=str(tmp_path))
+    assert_same_rows(rows, first)  # the files were rewritten with this model's embeddings
 
 
 def test_multi_process_pool_is_used_and_stopped(models, dataset, monkeypatch) -> None:

@@ -192,6 +192,21 @@ def test_hub_name_a_model_was_loaded_by_is_its_base_model(
     assert f"# CrossEncoder based on {BASE_ID}" in body
 
 
+def test_short_hub_names_are_expanded_as_loading_expands_them(folders: dict[str, Path]) -> None:
+    """The base model recorded for a model loaded by a short name is the full hub id, as in the reference."""
+    model = SentenceTransformer("all-MiniLM-L6-v2", device="cpu")  # from its carrier package, no network
+    assert model.model_card_data.source_model == ("sentence-transformers/all-MiniLM-L6-v2", None)
+    reranker = CrossEncoder(str(folders["classifier"]), device="cpu")
+    attach_model_card(
+        reranker, None, CrossEncoderModelCardData, None, "ms-marco-MiniLM-L6-v2", organization="cross-encoder"
+    )
+    assert reranker.model_card_data.source_model == ("cross-encoder/ms-marco-MiniLM-L6-v2", None)
+    attach_model_card(
+        reranker, None, CrossEncoderModelCardData, None, "bert-base-uncased", organization="cross-encoder"
+    )
+    assert reranker.model_card_data.source_model == ("bert-base-uncased", None)  # an original model name stays
+
+
 def test_body_describes_the_model(folders: dict[str, Path], tmp_path: Path) -> None:
     model = SentenceTransformer(
         folders["bert"], device="cpu", model_card_data=SentenceTransformerModelCardData(language="en")

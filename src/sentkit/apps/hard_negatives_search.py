@@ -14,6 +14,7 @@ the search instead, on all GPUs when FAISS sees some).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from sentkit.errors import InputError
 
 if TYPE_CHECKING:
     from sentkit.apps.hard_negatives_settings import MiningSettings, MiningTexts
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SCORE_BLOCK", "Candidates", "EncodeSettings", "MinedNegatives", "find_candidates", "select_negatives"]
 
@@ -134,8 +137,8 @@ def _embed(model: Any, texts: MiningTexts, encoding: EncodeSettings) -> tuple[np
         corpus_key = (model_name, encoding.corpus_prompt, encoding.corpus_prompt_name, texts.corpus)
         query_file = _cache_file(encoding.cache_folder, "query", query_key)
         corpus_file = _cache_file(encoding.cache_folder, "corpus", corpus_key)
-        query_embeddings = _load_cached(query_file, "query", encoding.verbose)
-        corpus_embeddings = _load_cached(corpus_file, "corpus", encoding.verbose)
+        query_embeddings = _load_cached(query_file, "query", texts.queries, encoding, model.encode_query)
+        corpus_embeddings = _load_cached(corpus_file, "corpus", texts.corpus, encoding, model.encode_document)
     if query_embeddings is None or corpus_embeddings is None:
         pool = (
             model.start_multi_process_pool(target_devices=encoding.target_devices)
@@ -175,11 +178,35 @@ def _cache_file(folder: str, kind: str, key: tuple[Any, ...]) -> str:
     return os.path.join(folder, f"{kind}_embeddings_{digest}.npy")
 
 
-def _load_cached(path: str, kind: str, verbose: bool) -> np.ndarray | None:
+def _load_cached(
+    path: str, kind: str, texts: list[str], encoding: EncodeSettings, encode: Callable[..., Any]
+) -> np.ndarray | None:
+    """The embeddings cached at ``path``, if they are this model's embeddings of ``texts``.
+
+    The file name (the reference's) hashes the model's base-model id, which is empty for a local
+    model, so two models can share a name: a file whose row count differs from ``texts`` or whose
+    first row is not the model's own embedding of the first text (cosine < 0.999) is removed and
+    encoded again, with a warning.
+    """
     if not os.path.exists(path):
         return None
     embeddings = np.load(path)
-    if verbose:
+    fits = embeddings.ndim == 2 and embeddings.shape[0] == len(texts)
+    if fits and texts:
+        prompt_name, prompt = (
+            (encoding.query_prompt_name, encoding.query_prompt)
+            if kind == "query"
+            else (encoding.corpus_prompt_name, encoding.corpus_prompt)
+        )
+        first = encode(texts[:1], prompt_name=prompt_name, prompt=prompt, normalize_embeddings=True)[0]
+        fits = first.shape == embeddings[0].shape and float(np.dot(first, embeddings[0])) >= 0.999
+    if not fits:
+        logger.warning(
+            "The cached %s embeddings in %s were not made by this model for these texts; encoding again.", kind, path
+        )
+        os.remove(path)
+        return None
+    if encoding.verbose:
         print(f"[Cache] Loaded {kind} embeddings from {path} (shape={embeddings.shape})")
     return embeddings
 

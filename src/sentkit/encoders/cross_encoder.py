@@ -131,7 +131,14 @@ class CrossEncoder(ModelCardMixin, nn.Sequential):
             activation_fn = saved_activation(self.config, settings, folder, trust_remote_code)
         self.activation_fn = activation_fn
         attach_model_card(
-            self, model_card_data, CrossEncoderModelCardData, folder, model_name_or_path, local_files_only, revision
+            self,
+            model_card_data,
+            CrossEncoderModelCardData,
+            folder,
+            model_name_or_path,
+            local_files_only,
+            revision,
+            organization=DEFAULT_ORGANIZATION,
         )
         self.to(device or default_device())
         self.eval()

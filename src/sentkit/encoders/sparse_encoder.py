@@ -128,7 +128,14 @@ class SparseEncoder(ModelCardMixin, nn.Sequential):
             raise ConfigurationError(str(exc)) from exc
         self._prompt_lengths: dict[str, int] = {}
         attach_model_card(
-            self, model_card_data, SparseEncoderModelCardData, folder, model_name_or_path, local_files_only, revision
+            self,
+            model_card_data,
+            SparseEncoderModelCardData,
+            folder,
+            model_name_or_path,
+            local_files_only,
+            revision,
+            organization=DEFAULT_ORGANIZATION,
         )
         self.to(device or default_device())
         self.eval()

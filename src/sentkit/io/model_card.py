@@ -27,6 +27,7 @@ from sentkit.io.model_card_families import (
 )
 from sentkit.io.model_card_format import format_eval_metrics, format_training_logs, framework_versions
 from sentkit.io.model_card_render import FAMILIES, render_card
+from sentkit.io.resolve import DEFAULT_ORGANIZATION, expand_model_name
 
 __all__ = [
     "BaseModelCardData",
@@ -59,13 +60,16 @@ def attach_model_card(
     model_name_or_path: str | Path | None = None,
     local_files_only: bool = False,
     revision: str | None = None,
+    organization: str = DEFAULT_ORGANIZATION,
 ) -> None:
     """Set ``model.model_card_data`` (``card_data``, or a new ``default_class``) and register the model.
 
     Also keeps the text of ``folder/README.md`` (``model._model_card_text``) for :func:`model_card_text`,
-    and notes ``model_name_or_path`` when it is no local path: the first save records it as the base
-    model if the hub knows it (sentence-transformers asks the hub on load; sentkit loads without the
-    network and asks only when it writes a card).
+    and notes ``model_name_or_path`` when it is no local path, expanded as loading expands it
+    (``all-MiniLM-L6-v2`` -> ``sentence-transformers/all-MiniLM-L6-v2``; ``organization`` for cross
+    and sparse encoders): the first save records it as the base model if the hub knows it
+    (sentence-transformers asks the hub on load; sentkit loads without the network and asks only
+    when it writes a card).
     """
     data = card_data if card_data is not None else default_class(local_files_only=local_files_only)
     model.model_card_data = data
@@ -80,7 +84,7 @@ def attach_model_card(
     if name and not local_files_only and not Path(name).exists():
         if revision is None and folder is not None and _is_commit(folder.name):
             revision = folder.name  # a hub cache snapshot: its folder is named by the commit
-        data.source_model = (name, revision)
+        data.source_model = (expand_model_name(name, organization), revision)
     data.register_model(model)
 
 
