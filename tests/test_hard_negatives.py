@@ -261,7 +261,8 @@ def test_faiss_matches_reference(models, dataset) -> None:
 
 def test_chunked_similarity_gives_the_same_rows(models, dataset, monkeypatch) -> None:
     whole = mine_hard_negatives(dataset, models["ours"], verbose=False, output_scores=True, range_max=12)
-    monkeypatch.setattr(hard_negatives_search, "SCORE_BLOCK", 20)  # 4 queries x 5 corpus entries per block
+    dimension = models["ours"].get_sentence_embedding_dimension()  # more than the 4 queries per block
+    monkeypatch.setattr(hard_negatives_search, "SCORE_BLOCK", 5 * dimension)  # 5 corpus entries per block
     chunked = mine_hard_negatives(
         dataset, models["ours"], verbose=False, output_scores=True, range_max=12, faiss_batch_size=4
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,18 @@ def test_the_core_never_imports_train_apps_or_server(package: str) -> None:
         if name.startswith(OUTSIDE_THE_CORE)
     }
     assert not offending, sorted(offending)
+
+
+def test_loading_the_encoders_loads_nothing_outside_the_core() -> None:
+    """At run time too (an import written as a string would escape the check above)."""
+    script = (
+        "import sys\n"
+        "from sentkit import CrossEncoder, MultiVectorEncoder, OnnxEncoder, SentenceTransformer, SparseEncoder\n"
+        "import sentkit.models, sentkit.similarity\n"
+        f"print(sorted(name for name in sys.modules if name.startswith({OUTSIDE_THE_CORE!r})))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_fit_is_found_through_the_package_entry_points() -> None:

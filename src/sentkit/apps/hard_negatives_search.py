@@ -218,7 +218,7 @@ def _torch_top_k(
     """The ``k`` best corpus entries per query under ``model.similarity``: scores and ids (Q, k),
     padded with -inf / -1 when the corpus has fewer than ``k`` entries."""
     device = model.device
-    corpus_tensor = torch.as_tensor(corpus).to(device)  # (C, D)
+    corpus_tensor = torch.as_tensor(corpus)  # (C, D), left where it is: chunks go to the device
     found = min(k, len(corpus))
     score_blocks, id_blocks = [], []
     step = encoding.faiss_batch_size
@@ -237,15 +237,16 @@ def _torch_top_k(
 def _block_top_k(
     similarity: Callable[[Tensor, Tensor], Tensor], queries: Tensor, corpus: Tensor, k: int
 ) -> tuple[Tensor, Tensor]:
-    """Top-``k`` scores and ids (q, k) of ``queries`` (q, D) against ``corpus`` (C, D), scoring at most
-    ``SCORE_BLOCK`` pairs at once and merging the per-chunk top-k."""
-    chunk = max(1, SCORE_BLOCK // max(1, len(queries)))
+    """Top-``k`` scores and ids (q, k) of ``queries`` (q, D, on the device) against ``corpus`` (C, D,
+    anywhere), moving at most ``SCORE_BLOCK`` corpus values to the device and scoring at most
+    ``SCORE_BLOCK`` pairs at once, and merging the per-chunk top-k."""
+    chunk = max(1, SCORE_BLOCK // max(1, len(queries), corpus.size(1)))
     if chunk >= len(corpus):
-        return torch.topk(similarity(queries, corpus), k=k, dim=1)
-    best_scores = torch.empty((len(queries), 0), device=corpus.device)
-    best_ids = torch.empty((len(queries), 0), dtype=torch.long, device=corpus.device)
+        return torch.topk(similarity(queries, corpus.to(queries.device)), k=k, dim=1)
+    best_scores = torch.empty((len(queries), 0), device=queries.device)
+    best_ids = torch.empty((len(queries), 0), dtype=torch.long, device=queries.device)
     for start in range(0, len(corpus), chunk):
-        scores = similarity(queries, corpus[start : start + chunk])  # (q, c)
+        scores = similarity(queries, corpus[start : start + chunk].to(queries.device))  # (q, c)
         scores, ids = torch.topk(scores, k=min(k, scores.size(1)), dim=1)
         scores = torch.cat([best_scores, scores.to(best_scores.dtype)], dim=1)  # (q, <= 2k)
         ids = torch.cat([best_ids, ids + start], dim=1)

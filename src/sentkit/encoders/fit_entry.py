@@ -3,7 +3,8 @@
 The classic fit API lives in :mod:`sentkit.train.fit`, which the inference core never imports.
 The package publishes its functions as entry points of the ``sentkit.fit`` group
 (``pyproject.toml``), one per model class; :func:`fit_function` looks the class up there, so the
-trainers load only when ``fit`` is called, and another package can provide ``fit`` the same way.
+trainers load only when ``fit`` is called, and another package can provide ``fit`` the same way
+for a model class of its own (sentkit's entry point wins where both name a class).
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ GROUP = "sentkit.fit"
 
 
 def fit_function(model_class: str) -> Callable[..., None]:
-    """The ``fit`` implementation registered for ``model_class`` (e.g. ``"SentenceTransformer"``).
+    """The ``fit`` implementation registered for ``model_class`` (e.g. ``"SentenceTransformer"``),
+    sentkit's own before another package's.
 
     Raises:
-        MissingDependencyError: no package provides it (sentkit installed without its metadata,
-            e.g. from a copied source tree), or the training dependencies are missing.
+        MissingDependencyError: none is registered: sentkit runs from a source tree that pip did not
+            install (so its package metadata, which holds the entry points, is missing).
     """
-    found = entry_points(group=GROUP, name=model_class)
+    found = sorted(
+        entry_points(group=GROUP, name=model_class), key=lambda point: not point.value.startswith("sentkit.")
+    )
     if not found:
         raise MissingDependencyError(
-            f"{model_class}.fit is not available: no '{GROUP}' entry point names it. "
-            "Install sentkit with pip (pip install 'sentkit[train]') rather than using a copy of its sources."
+            f"{model_class}.fit is not available: no '{GROUP}' entry point names it, which happens when sentkit "
+            "runs from a source tree that pip did not install. Install it: pip install -e '.[train]'."
         )
-    function: Callable[..., None] = next(iter(found)).load()
+    function: Callable[..., None] = found[0].load()
     return function
