@@ -128,6 +128,11 @@ def test_sentence_transformer_metadata_matches_reference(
     mine = front_matter(tmp_path / "ours")
     for key in METADATA_KEYS:
         assert mine.get(key) == reference.get(key), key
+    loaded = SentenceTransformer(
+        folders["bert"], device="cpu", model_card_data=SentenceTransformerModelCardData(**card_arguments(with_datasets))
+    )
+    assert dict(yaml.safe_load(loaded.model_card_data.to_yaml())) == mine  # the reference's CardData methods
+    assert loaded.model_card_data.to_dict()["base_model"] == BASE_ID
     # The fake hub was consulted: the base model (and the data set id, and its language) are in both cards.
     assert mine["base_model"] == BASE_ID
     if with_datasets:

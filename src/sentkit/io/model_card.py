@@ -4,7 +4,7 @@
   README.md of the folder it came from);
 - :func:`model_card_text` is what ``save`` writes: the loaded README.md again when the model was not
   trained since (with the hub id filled in), else a new card (:func:`generate_model_card`);
-- :func:`generate_model_card` gathers the values (:func:`card_values`) and renders them
+- :func:`generate_model_card` gathers the values (``model_card_data.to_dict()``) and renders them
   (:func:`sentkit.io.model_card_render.render_card`).
 
 The card data classes live in :mod:`sentkit.io.model_card_data` and
@@ -15,17 +15,15 @@ checksum manifest (:data:`sentkit.io.integrity.UNCHECKED_FILES`): people edit it
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from sentkit.io.model_card_data import YAML_FIELDS, BaseModelCardData
+from sentkit.io.model_card_data import BaseModelCardData
 from sentkit.io.model_card_families import (
     CrossEncoderModelCardData,
     SentenceTransformerModelCardData,
     SparseEncoderModelCardData,
 )
-from sentkit.io.model_card_format import format_eval_metrics, format_training_logs, framework_versions
 from sentkit.io.model_card_render import FAMILIES, render_card
 from sentkit.io.resolve import DEFAULT_ORGANIZATION, expand_model_name
 
@@ -35,7 +33,6 @@ __all__ = [
     "SentenceTransformerModelCardData",
     "SparseEncoderModelCardData",
     "attach_model_card",
-    "card_values",
     "generate_model_card",
     "model_card_text",
 ]
@@ -48,8 +45,6 @@ SNIPPET_PLACEHOLDERS = {
     "CrossEncoder": "cross_encoder_model_id",
     "SparseEncoder": "sparse_encoder_model_id",
 }
-# Fields that stay out of the values a card is rendered from.
-_NOT_RENDERED = {"model", "eval_results_dict", "save_dir", "code_carbon_callback", "training_start_time"}
 
 
 def attach_model_card(
@@ -122,53 +117,4 @@ def generate_model_card(model: Any) -> str:
     if data.model is None:
         data.register_model(model)
     family = data.family if data.family in FAMILIES else "sentence_transformer"
-    return render_card(card_values(data), family)
-
-
-def card_values(data: BaseModelCardData) -> dict[str, Any]:
-    """Everything the card shows: the data's fields, the model's details, formatted tables, and
-    ``card_yaml`` (the front matter). Looks up the base model once (first save) and runs the model on
-    the usage examples (``generate_widget_examples``)."""
-    if data.first_save and not data.base_model:
-        data.try_to_set_base_model()
-    if not data.model_name:
-        data.model_name = data.get_default_model_name()
-    if data.ir_model is None and data.eval_results_dict:
-        data.try_to_set_ir_model_from_evaluators()
-    try:
-        data.run_usage_snippet()
-    except Exception as exc:  # the card then shows the snippet without outputs
-        logger.warning("Could not run the model on the usage examples for the model card: %s", exc)
-    values = {item.name: getattr(data, item.name) for item in fields(data) if item.name not in _NOT_RENDERED}
-    values["usage_snippet"] = data.generate_usage_snippet()
-    if data.eval_results_dict:
-        values.update(format_eval_metrics(data.eval_results_dict, data.model_name))
-    if data.training_logs:
-        values.update(format_training_logs(data.training_logs, data.best_model_step))
-    values["hide_eval_lines"] = len(data.training_logs) > 100
-    values.update(data.training_durations())
-    values.update(_model_metadata(data.model))
-    values.update(data.model_details())
-    values["version"] = framework_versions()
-    data.first_save = False
-    metadata = {key: value for key, value in values.items() if key in YAML_FIELDS and value not in (None, [])}
-    values["card_yaml"] = _yaml(metadata)
-    return values
-
-
-def _model_metadata(model: Any) -> dict[str, Any]:
-    first = next(iter(model.children()), None)
-    modalities = getattr(model, "modalities", None) or ["text"]
-    return {
-        "model_max_length": getattr(model, "max_seq_length", None),
-        "model_string": str(model),
-        "supported_modalities": [str(modality).title() for modality in modalities],
-        "query_length": getattr(first, "query_length", None),
-        "document_length": getattr(first, "document_length", None),
-    }
-
-
-def _yaml(metadata: dict[str, Any]) -> str:
-    from huggingface_hub.utils import yaml_dump
-
-    return str(yaml_dump(metadata, sort_keys=False)).strip()
+    return render_card(data.to_dict(), family)

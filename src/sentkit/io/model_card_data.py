@@ -17,12 +17,12 @@ import logging
 import time
 from collections import defaultdict
 from copy import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sentkit.io import hub_upload
-from sentkit.io.model_card_format import join_names
+from sentkit.io.model_card_format import format_eval_metrics, format_training_logs, framework_versions, join_names
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +290,39 @@ class BaseModelCardData:
             "total_time": format_duration(total) if evaluation else None,
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything the card shows, as the reference's ``to_dict``: the fields, the model's details,
+        the formatted tables, and ``card_yaml`` (the front matter). Looks the base model up once
+        (before the first save) and runs the model on the usage examples."""
+        if self.first_save and not self.base_model:
+            self.try_to_set_base_model()
+        if not self.model_name:
+            self.model_name = self.get_default_model_name()
+        if self.ir_model is None and self.eval_results_dict:
+            self.try_to_set_ir_model_from_evaluators()
+        try:
+            self.run_usage_snippet()
+        except Exception as exc:  # the card then shows the snippet without outputs
+            logger.warning("Could not run the model on the usage examples for the model card: %s", exc)
+        values = {item.name: getattr(self, item.name) for item in fields(self) if item.name not in _NOT_RENDERED}
+        values["usage_snippet"] = self.generate_usage_snippet()
+        if self.eval_results_dict:
+            values.update(format_eval_metrics(self.eval_results_dict, self.model_name))
+        if self.training_logs:
+            values.update(format_training_logs(self.training_logs, self.best_model_step))
+        values["hide_eval_lines"] = len(self.training_logs) > 100
+        values.update(self.training_durations())
+        values.update(_model_metadata(self.model))
+        values.update(self.model_details())
+        values["version"] = framework_versions()
+        self.first_save = False
+        values["card_yaml"] = _front_matter(values)
+        return values
+
+    def to_yaml(self, line_break: str | None = None) -> str:
+        """The card's YAML front matter (language, license, tags, base model, ...), as the reference's."""
+        return _front_matter(self.to_dict(), line_break)
+
 
 def transformers_name_or_path(model: Any) -> str | None:
     """``config._name_or_path`` of the first Hugging Face model in ``model``'s modules, or None."""
@@ -305,3 +338,26 @@ def transformers_name_or_path(model: Any) -> str | None:
         if folder is not None:
             return str(folder)
     return None
+
+
+# Fields that stay out of the values a card is rendered from.
+_NOT_RENDERED = {"model", "eval_results_dict", "save_dir", "code_carbon_callback", "training_start_time"}
+
+
+def _model_metadata(model: Any) -> dict[str, Any]:
+    first = next(iter(model.children()), None)
+    modalities = getattr(model, "modalities", None) or ["text"]
+    return {
+        "model_max_length": getattr(model, "max_seq_length", None),
+        "model_string": str(model),
+        "supported_modalities": [str(modality).title() for modality in modalities],
+        "query_length": getattr(first, "query_length", None),
+        "document_length": getattr(first, "document_length", None),
+    }
+
+
+def _front_matter(values: dict[str, Any], line_break: str | None = None) -> str:
+    from huggingface_hub.utils import yaml_dump
+
+    metadata = {key: value for key, value in values.items() if key in YAML_FIELDS and value not in (None, [])}
+    return str(yaml_dump(metadata, sort_keys=False, line_break=line_break)).strip()

@@ -96,8 +96,9 @@ def render_card(values: dict[str, Any], family: str) -> str:
     """The README.md text of a model card.
 
     Args:
-        values: what :func:`sentkit.io.model_card.card_values` gathers (``card_yaml``, ``model_name``,
-            ``base_model``, data set lists, details, ``usage_snippet``, tables, ``citations``, ...).
+        values: what :meth:`~sentkit.io.model_card_data.BaseModelCardData.to_dict` gathers
+            (``card_yaml``, ``model_name``, ``base_model``, data set lists, details, ``usage_snippet``,
+            tables, ``citations``, ...).
         family: ``sentence_transformer``, ``cross_encoder`` or ``sparse_encoder``.
     """
     text = FAMILIES[family]
