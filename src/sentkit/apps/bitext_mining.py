@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sentkit.apps.top_k import chunked_top_k
 from sentkit.errors import InputError
 from sentkit.similarity import to_tensor
 
@@ -215,15 +216,7 @@ def _nearest(
     ids = np.empty((len(queries), k), dtype=np.int64)
     for q_start in range(0, len(queries), query_chunk_size):
         block = queries[q_start : q_start + query_chunk_size]  # (q, D)
-        best_cos = torch.empty((len(block), 0), dtype=block.dtype, device=block.device)
-        best_ids = torch.empty((len(block), 0), dtype=torch.long, device=block.device)
-        for c_start in range(0, len(corpus), corpus_chunk_size):
-            scores = block @ corpus[c_start : c_start + corpus_chunk_size].T  # (q, c)
-            chunk_cos, chunk_ids = torch.topk(scores, min(k, scores.shape[1]), dim=1)  # (q, <=k)
-            merged_cos = torch.cat([best_cos, chunk_cos], dim=1)  # (q, <=2k)
-            merged_ids = torch.cat([best_ids, chunk_ids + c_start], dim=1)
-            best_cos, positions = torch.topk(merged_cos, min(k, merged_cos.shape[1]), dim=1)  # (q, <=k)
-            best_ids = torch.gather(merged_ids, 1, positions)
+        best_cos, best_ids = chunked_top_k(block, corpus, k, _dot, corpus_chunk_size)
         stop = q_start + len(block)
         cosines[q_start:stop] = best_cos.cpu().double().numpy()
         ids[q_start:stop] = best_ids.cpu().numpy()
@@ -268,3 +261,7 @@ def _one_to_one(ranked: list[BitextPair]) -> list[BitextPair]:
         used_targets.add(pair.target_id)
         kept.append(pair)
     return kept
+
+
+def _dot(queries: Tensor, corpus: Tensor) -> Tensor:
+    return queries @ corpus.T  # cosines of unit rows

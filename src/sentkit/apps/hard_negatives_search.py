@@ -27,6 +27,7 @@ from torch import Tensor
 from tqdm.auto import trange
 
 from sentkit._optional import require
+from sentkit.apps.top_k import chunked_top_k
 from sentkit.errors import InputError
 
 if TYPE_CHECKING:
@@ -224,7 +225,8 @@ def _torch_top_k(
     step = encoding.faiss_batch_size
     for start in trange(0, len(queries), step, desc="Computing similarity scores", disable=not encoding.verbose):
         block = torch.as_tensor(queries[start : start + step]).to(device)  # (q, D)
-        scores, ids = _block_top_k(model.similarity, block, corpus_tensor, found)
+        chunk = max(1, SCORE_BLOCK // max(1, len(block), corpus_tensor.size(1)))  # scores and values at once
+        scores, ids = chunked_top_k(block, corpus_tensor, found, model.similarity, chunk)
         score_blocks.append(scores.cpu())
         id_blocks.append(ids.cpu())
     scores, ids = torch.cat(score_blocks), torch.cat(id_blocks)  # (Q, found)
@@ -232,27 +234,6 @@ def _torch_top_k(
         scores = torch.cat([scores, scores.new_full((len(scores), k - found), NO_SCORE)], dim=1)
         ids = torch.cat([ids, ids.new_full((len(ids), k - found), -1)], dim=1)
     return scores, ids
-
-
-def _block_top_k(
-    similarity: Callable[[Tensor, Tensor], Tensor], queries: Tensor, corpus: Tensor, k: int
-) -> tuple[Tensor, Tensor]:
-    """Top-``k`` scores and ids (q, k) of ``queries`` (q, D, on the device) against ``corpus`` (C, D,
-    anywhere), moving at most ``SCORE_BLOCK`` corpus values to the device and scoring at most
-    ``SCORE_BLOCK`` pairs at once, and merging the per-chunk top-k."""
-    chunk = max(1, SCORE_BLOCK // max(1, len(queries), corpus.size(1)))
-    if chunk >= len(corpus):
-        return torch.topk(similarity(queries, corpus.to(queries.device)), k=k, dim=1)
-    best_scores = torch.empty((len(queries), 0), device=queries.device)
-    best_ids = torch.empty((len(queries), 0), dtype=torch.long, device=queries.device)
-    for start in range(0, len(corpus), chunk):
-        scores = similarity(queries, corpus[start : start + chunk].to(queries.device))  # (q, c)
-        scores, ids = torch.topk(scores, k=min(k, scores.size(1)), dim=1)
-        scores = torch.cat([best_scores, scores.to(best_scores.dtype)], dim=1)  # (q, <= 2k)
-        ids = torch.cat([best_ids, ids + start], dim=1)
-        best_scores, order = torch.topk(scores, k=min(k, scores.size(1)), dim=1)
-        best_ids = ids.gather(1, order)
-    return best_scores, best_ids
 
 
 def _faiss_top_k(queries: np.ndarray, corpus: np.ndarray, k: int, encoding: EncodeSettings) -> tuple[Tensor, Tensor]:

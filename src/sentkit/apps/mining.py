@@ -6,9 +6,9 @@ import heapq
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import Tensor
 
+from sentkit.apps.top_k import chunked_top_k
 from sentkit.errors import InputError
 from sentkit.similarity import cos_sim, to_tensor
 
@@ -93,37 +93,12 @@ def paraphrase_mining_embeddings(
     pairs = _PairHeap(max_pairs)
     for start in range(0, len(embeddings), query_chunk_size):
         queries = embeddings[start : start + query_chunk_size]  # (q, D)
-        scores, ids = _chunked_top_k(queries, embeddings, corpus_chunk_size, top_k + 1, score_function)
+        scores, ids = chunked_top_k(queries, embeddings, top_k + 1, score_function, corpus_chunk_size)
+        scores, ids = scores.cpu(), ids.cpu()
         for row, (row_scores, row_ids) in enumerate(zip(scores.tolist(), ids.tolist(), strict=True)):
             pairs.offer(start + row, row_scores, row_ids, top_k)
     ranked = sorted(pairs.entries, key=lambda entry: (-entry[0], entry[1], entry[2]))
     return [[score, i, j] for score, i, j in ranked]
-
-
-def _chunked_top_k(
-    queries: Tensor,
-    corpus: Tensor,
-    corpus_chunk_size: int,
-    k: int,
-    score_function: Callable[[Tensor, Tensor], Tensor],
-) -> tuple[Tensor, Tensor]:
-    """(q, k') best scores and corpus ids per query, over the corpus one chunk at a time (k' <= k)."""
-    best_scores: Tensor | None = None
-    best_ids: Tensor | None = None
-    for c_start in range(0, len(corpus), corpus_chunk_size):
-        scores = score_function(queries, corpus[c_start : c_start + corpus_chunk_size]).detach()  # (q, c)
-        chunk_scores, chunk_ids = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-        chunk_ids = chunk_ids + c_start
-        if best_scores is None or best_ids is None:
-            best_scores, best_ids = chunk_scores, chunk_ids
-            continue
-        merged_scores = torch.cat([best_scores, chunk_scores], dim=1)  # (q, k' + k'')
-        merged_ids = torch.cat([best_ids, chunk_ids], dim=1)
-        best_scores, positions = torch.topk(merged_scores, min(k, merged_scores.shape[1]), dim=1)
-        best_ids = torch.gather(merged_ids, 1, positions)
-    if best_scores is None or best_ids is None:
-        raise InputError("paraphrase mining needs at least one embedding.")
-    return best_scores.cpu(), best_ids.cpu()
 
 
 class _PairHeap:
