@@ -261,6 +261,35 @@ def test_loaded_card_is_kept_until_trained(folders: dict[str, Path], tmp_path: P
     assert 'SentenceTransformer("me/again")' in second
 
 
+def test_a_loaded_card_is_replaced_once_trained(folders: dict[str, Path], tmp_path: Path, one_thread: None) -> None:
+    datasets = pytest.importorskip("datasets")
+    pytest.importorskip("accelerate")
+    from sentkit.train import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentkit.train.losses import MultipleNegativesRankingLoss
+
+    SentenceTransformer(folders["bert"], device="cpu").save(tmp_path / "first")
+    first = (tmp_path / "first" / "README.md").read_text(encoding="utf-8")
+    model = SentenceTransformer(tmp_path / "first", device="cpu")
+    data = datasets.Dataset.from_dict({"anchor": LINES[:8], "positive": LINES[8:16]})
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        per_device_train_batch_size=4,
+        max_steps=1,
+        use_cpu=True,
+        report_to="none",
+        disable_tqdm=True,
+        save_strategy="no",
+    )
+    SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
+    ).train()
+    model.save(tmp_path / "trained")
+    trained = (tmp_path / "trained" / "README.md").read_text(encoding="utf-8")
+    assert trained != first
+    assert "generated_from_trainer" in front_matter(tmp_path / "trained")["tags"]
+    assert "MultipleNegativesRankingLoss" in trained
+
+
 def test_offline_looks_nothing_up(folders: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_network(token: Any = None) -> Any:
         raise AssertionError("the hub was called while offline")
