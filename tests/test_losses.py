@@ -142,11 +142,16 @@ def _binary() -> torch.Tensor:
     return torch.tensor([1, 0, 1, 1, 0, 0])
 
 
-def _one_positive() -> torch.Tensor:
-    """OnlineContrastiveLoss keeps only hard pairs; with 3 positives and 3 negatives a model that
-    happens to separate them perfectly (about 1 tokenizer draw in 20) leaves no pair and no gradient.
-    With one positive, the negatives closer than their mean are always kept."""
-    return torch.tensor([0, 0, 1, 0, 0, 0])
+def _all_negative() -> torch.Tensor:
+    """OnlineContrastiveLoss keeps only hard pairs: with positives and negatives mixed, a random model
+    that happens to put the positives closest (one draw in six with a single positive) leaves no pair
+    and no gradient. Without positives, the negatives closer than their mean are always kept."""
+    return torch.zeros(BATCH, dtype=torch.long)
+
+
+def _all_positive() -> torch.Tensor:
+    """Without negatives, the positives farther apart than their mean are always kept (see above)."""
+    return torch.ones(BATCH, dtype=torch.long)
 
 
 def _classes() -> torch.Tensor:
@@ -213,11 +218,11 @@ CASES: dict[str, Case] = {
         2,
         _binary,
     ),
-    "online_contrastive": Case(lambda L, U, m, s: L.OnlineContrastiveLoss(m, margin=0.9), 2, _one_positive),
+    "online_contrastive": Case(lambda L, U, m, s: L.OnlineContrastiveLoss(m, margin=0.9), 2, _all_negative),
     "online_contrastive_manhattan": Case(
         lambda L, U, m, s: L.OnlineContrastiveLoss(m, distance_metric=L.SiameseDistanceMetric.MANHATTAN, margin=50.0),
         2,
-        _one_positive,
+        _all_positive,
     ),
     "triplet": Case(lambda L, U, m, s: L.TripletLoss(m), 3),
     "triplet_cosine": Case(
