@@ -552,3 +552,26 @@ def test_softmax_without_labels_returns_embeddings_and_logits(pair: tuple[Any, A
     embeddings, logits = loss([model.tokenize(ANCHORS), model.tokenize(POSITIVES)], None)
     assert [tuple(e.shape) for e in embeddings] == [(BATCH, 32), (BATCH, 32)]
     assert logits.shape == (BATCH, 3)
+
+
+@pytest.mark.parametrize("metric", ["COSINE_DISTANCE", "EUCLIDEAN", "MANHATTAN"])
+def test_online_contrastive_with_mixed_labels_matches_reference(metric: str, pair: tuple[Any, Any]) -> None:
+    """The hard-pair selection with positives and negatives mixed, on fixed embeddings (the model
+    cases above avoid mixed labels, where a random model can leave no hard pair)."""
+    their_losses, _ = _reference_namespaces()
+    generator = torch.Generator().manual_seed(5)
+    first = torch.randn(8, 16, generator=generator)
+    second = first + 0.8 * torch.randn(8, 16, generator=generator)
+    labels = torch.tensor([1, 0, 1, 0, 0, 1, 0, 1])
+    results = []
+    for library, model in ((our_losses, pair[0]), (their_losses, pair[1])):
+        loss = library.OnlineContrastiveLoss(model, getattr(library.SiameseDistanceMetric, metric), margin=2.0)
+        embeddings = [first.clone().requires_grad_(), second.clone().requires_grad_()]
+        value = loss.compute_loss_from_embeddings(embeddings, labels)
+        value.backward()
+        results.append((value.detach(), [tensor.grad for tensor in embeddings]))
+    (ours, our_grads), (theirs, their_grads) = results
+    assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert max(grad.abs().max().item() for grad in their_grads) > 0  # hard pairs of both kinds were kept
+    for mine, reference in zip(our_grads, their_grads, strict=True):
+        assert torch.allclose(mine, reference, rtol=1e-4, atol=1e-6)
