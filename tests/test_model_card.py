@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 import yaml  # type: ignore[import-untyped]
 
 from sentkit.encoders.cross_encoder import CrossEncoder
@@ -20,6 +21,7 @@ from sentkit.io import hub_upload
 from sentkit.io.integrity import MANIFEST_FILE, verify_model_folder
 from sentkit.io.model_card import (
     CrossEncoderModelCardData,
+    MultiVectorEncoderModelCardData,
     SentenceTransformerModelCardData,
     SparseEncoderModelCardData,
     attach_model_card,
@@ -171,11 +173,44 @@ def test_cross_and_sparse_metadata_match_reference(
         assert f"- **Output Dimensionality:** {ours.get_embedding_dimension()} dimensions" in body
 
 
+def test_multi_vector_metadata_matches_reference(folders: dict[str, Path], tmp_path: Path, fake_hub: FakeHub) -> None:
+    from sentkit import MultiVectorEncoder
+
+    torch.manual_seed(0)  # the token projection a SentenceTransformer folder gets is random: the same on both sides
+    ours = MultiVectorEncoder(str(folders["bert"]), device="cpu", model_card_data=MultiVectorEncoderModelCardData())
+    ours.save(tmp_path / "ours")
+    torch.manual_seed(0)
+    theirs = st.MultiVectorEncoder(
+        str(folders["bert"]), device="cpu", model_card_data=st.multi_vector_encoder.MultiVectorEncoderModelCardData()
+    )
+    theirs.save(str(tmp_path / "theirs"))
+    mine, reference = front_matter(tmp_path / "ours"), front_matter(tmp_path / "theirs")
+    for key in METADATA_KEYS:
+        assert mine.get(key) == reference.get(key), key
+    body = (tmp_path / "ours" / "README.md").read_text(encoding="utf-8")
+    expected = (tmp_path / "theirs" / "README.md").read_text(encoding="utf-8")
+    for line in (
+        "- **Model Type:** Multi-Vector Encoder",
+        f"- **Output Dimensionality:** {ours.get_embedding_dimension()} dimensions",
+        "- **Similarity Function:** MaxSim",
+        "print(query_embeddings[0].shape, document_embeddings[0].shape)",
+    ):
+        assert line in expected, line
+        assert line in body, line
+    assert 'model = MultiVectorEncoder("multi_vector_encoder_model_id")' in body
+
+
 @pytest.mark.parametrize(
-    "card_class", [SentenceTransformerModelCardData, CrossEncoderModelCardData, SparseEncoderModelCardData]
+    "card_class",
+    [
+        SentenceTransformerModelCardData,
+        CrossEncoderModelCardData,
+        SparseEncoderModelCardData,
+        MultiVectorEncoderModelCardData,
+    ],
 )
 def test_card_data_fields_and_defaults_are_the_reference_ones(card_class: Any) -> None:
-    reference_class = getattr(st, card_class.__name__)
+    reference_class = getattr(st, card_class.__name__, None) or getattr(st.multi_vector_encoder, card_class.__name__)
     theirs = {f.name: f for f in dataclasses.fields(reference_class) if f.init}
     ours = {f.name: f for f in dataclasses.fields(card_class) if f.init}
     assert set(ours) == set(theirs)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 import sentkit.maxsim as maxsim_functions
+from sentkit.encoders.model_card_mixin import ModelCardMixin
 from sentkit.encoders.multi_vector_batches import check_encode_options, split_batch
 from sentkit.encoders.multi_vector_folders import load_multi_vector_modules, save_multi_vector_encoder
 from sentkit.encoders.pipeline import match_first_dtype, walk
@@ -27,6 +28,7 @@ from sentkit.encoders.sentence_transformer import default_device
 from sentkit.errors import ConfigurationError, UnencodableTextError
 from sentkit.inference.inputs import as_text_list, check_batch_size
 from sentkit.io.integrity import verified
+from sentkit.io.model_card import MultiVectorEncoderModelCardData, attach_model_card
 from sentkit.io.resolve import resolve_model_folder
 from sentkit.modules import Features, LoadOptions, Transformer
 from sentkit.modules.multi_vector_mask import MultiVectorMask
@@ -41,7 +43,7 @@ SIMILARITY_FUNCTIONS = {
 }
 
 
-class MultiVectorEncoder(nn.Sequential):
+class MultiVectorEncoder(ModelCardMixin, nn.Sequential):
     """A late-interaction embedding model: one vector per token, queries and documents scored with MaxSim.
 
     Loads sentence-transformers ``MultiVectorEncoder`` folders (a Transformer, a token-level Dense
@@ -89,6 +91,7 @@ class MultiVectorEncoder(nn.Sequential):
         if backend != "torch":
             raise ConfigurationError(f"backend={backend!r} is not available for MultiVectorEncoder; use 'torch'.")
         settings: dict[str, Any] = {}
+        folder = None
         if model_name_or_path is not None:
             folder = resolve_model_folder(
                 model_name_or_path,
@@ -118,7 +121,6 @@ class MultiVectorEncoder(nn.Sequential):
         super().__init__(OrderedDict((str(index), module) for index, module in enumerate(modules)))
         self.model_name_or_path = None if model_name_or_path is None else str(model_name_or_path)
         self.backend = backend
-        self.model_card_data = model_card_data
         self.prompts = merge_prompts({"query": None, "document": None}, prompts, settings.get("prompts"))
         self.default_prompt_name = default_prompt_name or settings.get("default_prompt_name")
         check_default_prompt(self.prompts, self.default_prompt_name)
@@ -128,6 +130,8 @@ class MultiVectorEncoder(nn.Sequential):
         elif settings.get("similarity_fn_name") in SIMILARITY_FUNCTIONS:
             self._similarity_fn_name = settings["similarity_fn_name"]
         self._resolve_skiplists()
+        card_class = MultiVectorEncoderModelCardData
+        attach_model_card(self, model_card_data, card_class, folder, model_name_or_path, local_files_only, revision)
         self.to(device or default_device())
         self.eval()
 
@@ -347,8 +351,8 @@ class MultiVectorEncoder(nn.Sequential):
         Raises:
             ConfigurationError: the pipeline holds modules that are not sentkit modules.
         """
-        name = model_name or self.model_name_or_path or "sentkit multi-vector encoder"
-        save_multi_vector_encoder(self, Path(path), name if create_model_card else None, safe_serialization)
+        card = self._model_card(path, model_name) if create_model_card else None
+        save_multi_vector_encoder(self, Path(path), card, safe_serialization)
 
     def save_pretrained(self, path: str | Path, **kwargs: Any) -> None:
         """Same as :meth:`save`."""

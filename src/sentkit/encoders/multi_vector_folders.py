@@ -143,8 +143,8 @@ def _from_sentence_transformer(folder: Path, options: LoadOptions) -> list[Modul
     return [*modules, MultiVectorMask(), Normalize(TOKEN_EMBEDDINGS)]
 
 
-def save_multi_vector_encoder(model: Any, folder: Path, card_name: str | None, safe_serialization: bool) -> None:
-    """Write ``model`` (a MultiVectorEncoder) to ``folder`` in the reference's format; a README when ``card_name``.
+def save_multi_vector_encoder(model: Any, folder: Path, card: str | None, safe_serialization: bool) -> None:
+    """Write ``model`` (a MultiVectorEncoder) to ``folder`` in the reference's format, with ``card`` as README.md.
 
     Raises:
         ConfigurationError: the pipeline holds modules that are not sentkit modules.
@@ -159,12 +159,4 @@ def save_multi_vector_encoder(model: Any, folder: Path, card_name: str | None, s
         "prompts": model.prompts,
         "similarity_fn_name": model._similarity_fn_name,
     }
-    card = None
-    if card_name is not None:
-        card = (
-            f"# {card_name}\n\nA multi-vector (late-interaction) encoder saved by sentkit in the "
-            "sentence-transformers format.\n\n"
-            f"- Token embedding dimensions: {model.get_embedding_dimension()}\n"
-            f"- Similarity: {model.similarity_fn_name}\n"
-        )
     save_pipeline(folder, modules, settings, safe_serialization, card)

@@ -10,13 +10,14 @@ figures measured on another machine:
    (saving, training and ONNX export see the model as loaded), and so do the layer norms and the
    residual stream, which keeps it within cosine 0.9999 of float32 (all-MiniLM-L6-v2 on STS-B:
    lowest 0.99994, Spearman 82.04 against 82.03) while running 2.5x faster than float32 on a Xeon
-   with AMX, and 2.8x on an AMD EPYC Zen 5 (AVX-512 BF16 without AMX), where it is also 1.65x ONNX
+   with AMX, and 2.9x on an AMD EPYC Zen 5 (AVX-512 BF16 without AMX), where it is also 1.6x ONNX
    Runtime float32. Outputs are float32. transformers' own bfloat16 (other model families) rounds
    everything and falls below 0.9999 (0.99986 on the same test), so it is never picked.
 3. Otherwise ONNX Runtime in float32 when the ``onnx`` extra is installed and the pipeline exports:
-   as fast as the torch engine on short texts on AVX-512, faster on AVX2-only CPUs (1.4-1.5x on
-   an AMD EPYC), and a one-text latency a third of torch's. The first load of a model exports it
-   (tens of seconds, with ``transformers`` imported); later loads find the export in the cache.
+   as fast as the torch engine on short texts on a Xeon with AVX-512, faster on AMD CPUs (1.4-1.5x
+   on a Zen 1 with AVX2 only, 1.8x on a Zen 5), and a one-text latency a third of torch's or less.
+   The first load of a model exports it (tens of seconds, with ``transformers`` imported); later
+   loads find the export in the cache.
    An export that fails leaves the torch engine in float32, with the reason in the log.
 4. Otherwise the torch engine in float32.
 

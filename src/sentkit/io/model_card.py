@@ -21,6 +21,7 @@ from typing import Any
 from sentkit.io.model_card_data import BaseModelCardData
 from sentkit.io.model_card_families import (
     CrossEncoderModelCardData,
+    MultiVectorEncoderModelCardData,
     SentenceTransformerModelCardData,
     SparseEncoderModelCardData,
 )
@@ -30,6 +31,7 @@ from sentkit.io.resolve import DEFAULT_ORGANIZATION, expand_model_name
 __all__ = [
     "BaseModelCardData",
     "CrossEncoderModelCardData",
+    "MultiVectorEncoderModelCardData",
     "SentenceTransformerModelCardData",
     "SparseEncoderModelCardData",
     "attach_model_card",
@@ -44,6 +46,7 @@ SNIPPET_PLACEHOLDERS = {
     "SentenceTransformer": "sentence_transformers_model_id",
     "CrossEncoder": "cross_encoder_model_id",
     "SparseEncoder": "sparse_encoder_model_id",
+    "MultiVectorEncoder": "multi_vector_encoder_model_id",
 }
 
 

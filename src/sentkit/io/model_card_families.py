@@ -1,4 +1,4 @@
-"""The card data of each model family: SentenceTransformer, CrossEncoder and SparseEncoder.
+"""The card data of each model family: SentenceTransformer, CrossEncoder, SparseEncoder, MultiVectorEncoder.
 
 Each subclass of :class:`~sentkit.io.model_card_data.BaseModelCardData` sets the family's defaults
 (task, tags, pipeline tag, as in sentence-transformers), runs the model on a few usage examples to
@@ -250,6 +250,90 @@ class CrossEncoderModelCardData(BaseModelCardData):
             lines += [f"    {examples[0][0]!r},", "    ["] + [f"        {pair[1]!r}," for pair in examples]
             lines += ["    ]", ")", "# [{'corpus_id': ..., 'score': ...}, {'corpus_id': ..., 'score': ...}, ...]"]
         return _code(lines)
+
+
+@dataclass
+class MultiVectorEncoderModelCardData(BaseModelCardData):
+    """Card data of a :class:`~sentkit.MultiVectorEncoder`; the arguments are those of
+    :class:`~sentkit.io.model_card_data.BaseModelCardData`."""
+
+    family = "multi_vector_encoder"
+    snippet_class = "MultiVectorEncoder"
+    snippet_model_id = "multi_vector_encoder_model_id"
+
+    task_name: str | None = None
+    tags: list[str] = field(
+        default_factory=lambda: ["sentence-transformers", "multi-vector", "colbert", "late-interaction"]
+    )
+    pipeline_tag: str | None = field(default=None, init=False)
+    model_type: str = field(default="Multi-Vector Encoder", init=False, repr=False)
+    usage_shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = field(default=None, init=False, repr=False)
+
+    def register_model(self, model: Any) -> None:
+        super().register_model(model)
+        if self.task_name is None:
+            self.task_name = "semantic search with late interaction"
+        if self.pipeline_tag is None:
+            self.pipeline_tag = "feature-extraction"
+        if self.ir_model is None:
+            self.ir_model = True
+
+    def run_usage_snippet(self) -> None:
+        if self.usage_examples is None:
+            self.usage_examples = list(RETRIEVAL_EXAMPLES)
+        if not self.generate_widget_examples or self.model is None:
+            return
+        self.usage_examples = self.usage_examples[:4]
+        queries, documents = _queries_and_documents(self.usage_examples)
+        query_embeddings = self.model.encode_query(queries, show_progress_bar=False)
+        document_embeddings = self.model.encode_document(documents, show_progress_bar=False)
+        self.usage_shapes = (tuple(query_embeddings[0].shape), tuple(document_embeddings[0].shape))
+        self.similarities = _tensor_text(torch.as_tensor(self.model.similarity(query_embeddings, document_embeddings)))
+
+    def model_details(self) -> dict[str, Any]:
+        model = self.model
+        names = {"maxsim": "MaxSim", "meanmaxsim": "MeanMaxSim", "xtr": "XTR"}
+        name = model.similarity_fn_name
+        return {
+            "output_dimensionality": model.get_embedding_dimension(),
+            "similarity_fn_name": names.get(name, name.replace("_", " ").title()),
+        }
+
+    def generate_usage_snippet(self) -> str:
+        queries, documents = _queries_and_documents(self.usage_examples or RETRIEVAL_EXAMPLES)
+        dimension = output_dimension(self)
+        query_shape, document_shape = self.usage_shapes or (
+            f"(num_query_tokens, {dimension})",
+            f"(num_document_tokens, {dimension})",
+        )
+        lines = [f"from sentence_transformers import {self.snippet_class}", "", "# Download from the 🤗 Hub"]
+        lines += [f'model = {self.snippet_class}("{self.model_id or self.snippet_model_id}")']
+        lines += [
+            "# Run inference: each input becomes a sequence of per-token vectors (variable length).",
+            "queries = [",
+        ]
+        lines += [f"    {text!r}," for text in queries] + ["]", "documents = ["]
+        lines += [f"    {text!r}," for text in documents] + ["]"]
+        lines += [
+            "query_embeddings = model.encode_query(queries)",
+            "document_embeddings = model.encode_document(documents)",
+        ]
+        lines += ["print(query_embeddings[0].shape, document_embeddings[0].shape)", f"# {query_shape} {document_shape}"]
+        lines += ["", "# Get the MaxSim similarity scores"]
+        lines += ["similarities = model.similarity(query_embeddings, document_embeddings)"]
+        if self.similarities:
+            lines += ["print(similarities)", self.similarities]
+        else:
+            lines += ["print(similarities.shape)", f"# [{len(queries)}, {len(documents)}]"]
+        return _code(lines)
+
+    def get_default_model_name(self) -> str:
+        return self.model_type
+
+
+def _queries_and_documents(examples: list[str]) -> tuple[list[str], list[str]]:
+    """The first example as the query and the rest as documents (one example: both)."""
+    return (examples[:1], examples[1:]) if len(examples) >= 2 else (examples, examples)
 
 
 def output_dimension(card: BaseModelCardData) -> int | str:

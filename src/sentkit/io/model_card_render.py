@@ -18,7 +18,7 @@ SBERT = "[sentence-transformers](https://www.SBERT.net)"
 
 @dataclass(frozen=True)
 class FamilyText:
-    """The phrases that differ between the cards of the three model families."""
+    """The phrases that differ between the cards of the model families."""
 
     title: str
     model_type: str
@@ -75,11 +75,23 @@ FAMILIES = {
             "finetuning SPLADE and other sparse encoder models.",
         ),
     ),
+    "multi_vector_encoder": FamilyText(
+        title="Multi-Vector Encoder model",
+        model_type="Multi-Vector Encoder",
+        docs="multi_vector_encoder",
+        what_it_does="using the " + SBERT + " library. It maps inputs to sequences of {output_dimensionality}-"
+        "dimensional token-level vectors and scores them with late interaction (MaxSim), useful for {task_name}.",
+        hub_link="[Multi-Vector Encoders on Hugging Face]"
+        "(https://huggingface.co/models?library=sentence-transformers&other=multi-vector)",
+        documentation="[Multi-Vector Encoder Documentation]"
+        "(https://www.sbert.net/docs/multi_vector_encoder/usage/usage.html)",
+    ),
 }
 INTRO_LINKS = {
     "sentence_transformer": SBERT,
     "cross_encoder": "[Cross Encoder](https://www.sbert.net/docs/cross_encoder/usage/usage.html)",
     "sparse_encoder": "[{model_type}](https://www.sbert.net/docs/sparse_encoder/usage/usage.html)",
+    "multi_vector_encoder": "[{model_type}](https://www.sbert.net/docs/multi_vector_encoder/usage/usage.html)",
 }
 
 
@@ -99,7 +111,7 @@ def render_card(values: dict[str, Any], family: str) -> str:
         values: what :meth:`~sentkit.io.model_card_data.BaseModelCardData.to_dict` gathers
             (``card_yaml``, ``model_name``, ``base_model``, data set lists, details, ``usage_snippet``,
             tables, ``citations``, ...).
-        family: ``sentence_transformer``, ``cross_encoder`` or ``sparse_encoder``.
+        family: ``sentence_transformer``, ``cross_encoder``, ``sparse_encoder`` or ``multi_vector_encoder``.
     """
     text = FAMILIES[family]
     parts = [
