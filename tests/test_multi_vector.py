@@ -356,5 +356,12 @@ def test_search_and_store_reject_bad_input(models, tmp_path: Path) -> None:
         encode_token_embeddings_to_disk(model, "one string", tmp_path / "store")
     with pytest.raises(InputTypeError, match="index 1"):
         encode_token_embeddings_to_disk(model, ["ok", 3], tmp_path / "store")
-    with pytest.raises(InputError, match="manifest"):
+    with pytest.raises(InputError, match="is not a token-embeddings folder: it has no manifest"):
         TokenEmbeddingsReader(tmp_path / "nothing")
+    (tmp_path / "newer").mkdir()
+    (tmp_path / "newer" / "manifest.json").write_text('{"format": "sentkit-token-embeddings", "version": 99}')
+    with pytest.raises(InputError, match="format version 99; this sentkit reads up to 1"):
+        TokenEmbeddingsReader(tmp_path / "newer")
+    (tmp_path / "newer" / "manifest.json").write_text('{"format": "sentkit-embeddings", "version": 1}')
+    with pytest.raises(InputError, match="not a sentkit-token-embeddings manifest"):
+        TokenEmbeddingsReader(tmp_path / "newer")

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from sentkit.errors import InputError, InputTypeError
-from sentkit.io.embeddings_format import ShardFiles
+from sentkit.io.embeddings_format import ShardFiles, read_manifest
 from sentkit.io.embeddings_store import clear_folder, write_atomic, write_manifest, write_shard
 from sentkit.io.model_identity import model_identity
 from sentkit.maxsim import maxsim
@@ -145,17 +145,7 @@ class TokenEmbeddingsReader(Sequence[np.ndarray]):
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        path = self.folder / MANIFEST
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{self.folder} is not a token-embeddings folder: it has no {MANIFEST}.") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"Cannot read {path}: {exc}") from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-            raise InputError(f"{path} is not a {FORMAT_NAME} manifest.")
-        if int(manifest.get("version", 0)) > FORMAT_VERSION:
-            raise InputError(f"{path} has format version {manifest['version']}; this sentkit reads {FORMAT_VERSION}.")
+        manifest = read_manifest(self.folder, FORMAT_NAME, FORMAT_VERSION, kind="token-embeddings")
         self.manifest = manifest
         self.dimension = int(manifest["dimension"] or 0)
         self._shards = [int(shard["index"]) for shard in manifest["shards"]]

@@ -43,8 +43,11 @@ class ShardFiles:
         return self.embeddings, self.texts, self.offsets
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """Parse and check ``folder/manifest.json``.
+def read_manifest(
+    folder: str | Path, format_name: str = FORMAT_NAME, format_version: int = FORMAT_VERSION, kind: str = "embeddings"
+) -> dict[str, Any]:
+    """Parse and check ``folder/manifest.json`` of a ``format_name`` folder (``kind`` names it in errors;
+    the token-embeddings store of :mod:`sentkit.apps.multi_vector_search` shares this layout).
 
     Raises:
         InputError: no manifest, invalid JSON, another format, or a newer version than this sentkit reads.
@@ -53,17 +56,20 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{folder} is not an embeddings folder: it has no {MANIFEST}.") from None
+        raise InputError(f"{folder} is not {_article(kind)} {kind} folder: it has no {MANIFEST}.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"Cannot read {path}: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise InputError(f"{path} is not a {FORMAT_NAME} manifest.")
+    if not isinstance(manifest, dict) or manifest.get("format") != format_name:
+        raise InputError(f"{path} is not a {format_name} manifest.")
     version = manifest.get("version", 0)
     if isinstance(version, bool) or not isinstance(version, int):
         raise InputError(f"{path} has format version {version!r}, which is not an integer.")
-    if version > FORMAT_VERSION:
+    if version > format_version:
         raise InputError(
-            f"{path} has format version {manifest['version']}; this sentkit reads up to {FORMAT_VERSION}. "
-            "Upgrade sentkit."
+            f"{path} has format version {version}; this sentkit reads up to {format_version}. Upgrade sentkit."
         )
     return manifest
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
